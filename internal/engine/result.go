@@ -1,0 +1,168 @@
+// Package engine runs gridprobe's ordered, dependent checks: one catalogue per
+// service, prerequisites that turn into UNKNOWN when they fail, per-check
+// timeouts, per-site budgets, bounded site concurrency, cleanups that always
+// run, and the 99summary of every service.
+//
+// Probes (probes/...) only describe checks; everything about scheduling,
+// timing and failure semantics lives here, once.
+package engine
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// State is a Nagios state; the numeric values are the plugin exit codes.
+type State int
+
+// Nagios states, in exit-code order.
+const (
+	OK       State = 0
+	Warning  State = 1
+	Critical State = 2
+	Unknown  State = 3
+)
+
+var stateNames = [...]string{"OK", "WARNING", "CRITICAL", "UNKNOWN"}
+
+// String returns the Nagios spelling: OK, WARNING, CRITICAL, UNKNOWN.
+func (s State) String() string {
+	if s < OK || s > Unknown {
+		return fmt.Sprintf("State(%d)", int(s))
+	}
+	return stateNames[s]
+}
+
+// ParseState is the inverse of String.
+func ParseState(s string) (State, error) {
+	for i, n := range stateNames {
+		if strings.EqualFold(n, s) {
+			return State(i), nil
+		}
+	}
+	return Unknown, fmt.Errorf("unknown state %q", s)
+}
+
+// MarshalText makes states appear by name in JSON.
+func (s State) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
+// UnmarshalText parses a state name.
+func (s *State) UnmarshalText(b []byte) error {
+	v, err := ParseState(string(b))
+	if err != nil {
+		return err
+	}
+	*s = v
+	return nil
+}
+
+// Severity orders states for "worst of": OK < WARNING < UNKNOWN < CRITICAL.
+// Nagios exit codes put UNKNOWN last, but a CRITICAL is worse news than an
+// UNKNOWN caused by it.
+func (s State) Severity() int {
+	switch s {
+	case OK:
+		return 0
+	case Warning:
+		return 1
+	case Unknown:
+		return 2
+	default:
+		return 3
+	}
+}
+
+// Worst returns the most severe of the given states (OK for none).
+func Worst(states ...State) State {
+	w := OK
+	for _, s := range states {
+		if s.Severity() > w.Severity() {
+			w = s
+		}
+	}
+	return w
+}
+
+// Credential kinds a check can use.
+const (
+	CredNone  = "none"
+	CredX509  = "x509"
+	CredToken = "token"
+)
+
+// Perf is one Nagios performance-data value.
+type Perf struct {
+	Label string  `json:"label"`
+	Value float64 `json:"value"`
+	Unit  string  `json:"unit,omitempty"` // s, B, %, c (Nagios units)
+}
+
+// Result is the outcome of one check of one service of one site.
+type Result struct {
+	Site       string        `json:"site"`
+	Service    string        `json:"service"`  // e.g. org.testvo.SE-WebDAV
+	Protocol   string        `json:"protocol"` // webdav, xrootd, arc-ce, htcondor-ce
+	VO         string        `json:"vo"`
+	URL        string        `json:"url"`
+	Check      string        `json:"check"` // e.g. 14tkn-read
+	Credential string        `json:"credential"`
+	State      State         `json:"state"`
+	Detail     string        `json:"detail"`
+	Reproduce  []string      `json:"reproduce,omitempty"`
+	Perf       []Perf        `json:"perf,omitempty"`
+	Start      time.Time     `json:"start"`
+	Duration   time.Duration `json:"duration_ns"`
+	RunID      string        `json:"run_id"`
+}
+
+// Metric is the ETF metric name: <service>-<check>, e.g.
+// org.testvo.SE-WebDAV-14tkn-read.
+func (r Result) Metric() string { return r.Service + "-" + r.Check }
+
+// MaxDetail is the longest detail line a result carries (ETF's message bus
+// cuts at 256 characters).
+const MaxDetail = 256
+
+// Outcome is what a check's run function returns.
+type Outcome struct {
+	State     State
+	Detail    string   // without the "STATE - " prefix; the report adds it
+	Reproduce []string // shell lines; credentials only by variable or file
+	Perf      []Perf
+}
+
+// Okf, Warnf, Critf and Unknownf build outcomes with a formatted detail.
+func Okf(format string, a ...any) Outcome {
+	return Outcome{State: OK, Detail: fmt.Sprintf(format, a...)}
+}
+
+// Warnf builds a WARNING outcome.
+func Warnf(format string, a ...any) Outcome {
+	return Outcome{State: Warning, Detail: fmt.Sprintf(format, a...)}
+}
+
+// Critf builds a CRITICAL outcome.
+func Critf(format string, a ...any) Outcome {
+	return Outcome{State: Critical, Detail: fmt.Sprintf(format, a...)}
+}
+
+// Unknownf builds an UNKNOWN outcome.
+func Unknownf(format string, a ...any) Outcome {
+	return Outcome{State: Unknown, Detail: fmt.Sprintf(format, a...)}
+}
+
+// OneLine folds a detail to one line of at most MaxDetail characters.
+func OneLine(s string) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if len(s) <= MaxDetail {
+		return s
+	}
+	cut := MaxDetail - 3
+	for cut > 0 && !utf8Start(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "..."
+}
+
+func utf8Start(b byte) bool { return b&0xC0 != 0x80 }
