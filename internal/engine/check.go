@@ -40,6 +40,9 @@ type Service struct {
 	// Close, when set, is called once after the service's checks and
 	// cleanups (to close pooled connections).
 	Close func()
+
+	// partial: only some checks were selected (Select); no 99summary then.
+	partial bool
 }
 
 // Site is one site: its services run one after the other within Budget.

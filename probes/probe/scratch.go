@@ -1,0 +1,80 @@
+package probe
+
+import (
+	"context"
+	"fmt"
+	"path"
+	"regexp"
+	"strings"
+)
+
+// runIDPattern is the shape engine.NewRunID produces; a scratch area is
+// only ever a directory with such a name directly below write_dir.
+var runIDPattern = regexp.MustCompile(`^gp-[0-9]{8}T[0-9]{6}Z-[0-9a-f]{12}$`)
+
+// Scratch is a run's scratch area on a storage endpoint:
+// <write_dir>/<run id>/. It is the only place the probe writes, and the only
+// place it ever deletes; Delete is the one guarded function every probe
+// deletes through.
+type Scratch struct {
+	writeDir string
+	runID    string
+}
+
+// NewScratch validates write_dir and the run id and returns the area.
+func NewScratch(writeDir, runID string) (Scratch, error) {
+	if !runIDPattern.MatchString(runID) {
+		return Scratch{}, fmt.Errorf("scratch: %q is not a gridprobe run id", runID)
+	}
+	clean := path.Clean(writeDir)
+	if !path.IsAbs(writeDir) || clean != strings.TrimSuffix(writeDir, "/") || clean == "/" {
+		return Scratch{}, fmt.Errorf("scratch: write_dir %q must be an absolute, clean path other than /", writeDir)
+	}
+	return Scratch{writeDir: clean, runID: runID}, nil
+}
+
+// Dir is the run's scratch directory.
+func (s Scratch) Dir() string { return s.writeDir + "/" + s.runID }
+
+// Path joins name (one or more plain path elements) below the scratch dir.
+// It panics on an element that is empty, "." or ".." — names are chosen by
+// the probe, never by the endpoint, so that is a programming error.
+func (s Scratch) Path(elems ...string) string {
+	for _, e := range elems {
+		if e == "" || e == "." || e == ".." || strings.Contains(e, "/") {
+			panic(fmt.Sprintf("scratch: bad path element %q", e))
+		}
+	}
+	return s.Dir() + "/" + strings.Join(elems, "/")
+}
+
+// Contains reports whether p is the scratch dir itself or lies inside it,
+// comparing whole path elements on the cleaned, literal path.
+func (s Scratch) Contains(p string) bool {
+	if s.runID == "" || p != path.Clean(p) || strings.Contains(p, "//") {
+		return false
+	}
+	return p == s.Dir() || strings.HasPrefix(p, s.Dir()+"/")
+}
+
+// Check refuses any path that is not inside this run's scratch area: a
+// relative path, one with "..", ".", doubled or trailing slashes, another
+// run's area, or write_dir itself.
+func (s Scratch) Check(p string) error {
+	if !s.Contains(p) {
+		return fmt.Errorf("delete guard: refusing %q: not inside this run's scratch area %s", p, s.Dir())
+	}
+	return nil
+}
+
+// Delete removes p with del after checking it lies inside the scratch area.
+// It is the only way a probe deletes anything.
+func (s Scratch) Delete(ctx context.Context, p string, del func(ctx context.Context, p string) error) error {
+	if err := s.Check(p); err != nil {
+		return err
+	}
+	if err := del(ctx, p); err != nil {
+		return fmt.Errorf("delete %s: %w", p, err)
+	}
+	return nil
+}
