@@ -1,6 +1,19 @@
 // Package config reads and validates sites.yaml: the VO, defaults,
 // credentials and the sites with their services. Validation happens here,
 // once, with file:line:col errors; nothing downstream re-checks the shape.
+//
+// The file is decoded by hand from a yaml.Node tree rather than with
+// yaml.Unmarshal into tagged structs: that is what lets every problem carry
+// its own line and column, lets all problems be reported at once instead of
+// only the first, and lets ${VAR} expansion happen on the text of a value
+// before it is converted to a duration or a number. After Parse every
+// default is filled in and every inherited value copied down, so callers
+// read Service.Timeout, Service.VO, Service.Name, Service.Audience and
+// Service.Interval directly.
+//
+// sites.yaml never holds a secret: credentials are referenced by file path,
+// values that look like a token or a PEM block are refused without being
+// echoed, and URLs with user info or a token in the query are refused.
 package config
 
 import (
@@ -21,8 +34,8 @@ type Config struct {
 	// File is the path the config was read from (for messages).
 	File string `yaml:"-"`
 
-	VO          string      `yaml:"vo"`     // default VO of every site/service
-	Prefix      string      `yaml:"prefix"` // service-name prefix, e.g. org.testvo
+	VO          string      `yaml:"vo,omitempty"` // default VO of every site/service
+	Prefix      string      `yaml:"prefix"`       // service-name prefix; default org.<vo>
 	Defaults    Defaults    `yaml:"defaults"`
 	Credentials Credentials `yaml:"credentials"`
 	Sites       []Site      `yaml:"sites"`
@@ -34,9 +47,10 @@ type Defaults struct {
 	Budget      time.Duration `yaml:"budget"`      // per site round; default 10m
 	Concurrency int           `yaml:"concurrency"` // sites at once; default 20
 	// CertExpiryWarning: 2ssl is WARNING when the host certificate expires
-	// within this; default 336h (14 days).
+	// within this; default 336h (14 days). 0 disables the warning.
 	CertExpiryWarning time.Duration `yaml:"cert_expiry_warning"`
-	// Intervals between rounds in `probe serve`, per service kind.
+	// Intervals between rounds in `probe serve`, per service kind; copied
+	// into Service.Interval unless a service sets its own.
 	StorageInterval time.Duration `yaml:"storage_interval"` // default 30m
 	CEInterval      time.Duration `yaml:"ce_interval"`      // default 60m
 }
@@ -51,30 +65,32 @@ type Credentials struct {
 // (X509_USER_PROXY → /tmp/x509up_u<uid>; X509_CERT_DIR →
 // /etc/grid-security/certificates; X509_VOMS_DIR → /etc/grid-security/vomsdir).
 type X509 struct {
-	Proxy        string `yaml:"proxy"`
-	ForeignProxy string `yaml:"foreign_proxy"` // a proxy of another VO (crt-access, crt-contain)
-	NoVOMSProxy  string `yaml:"novoms_proxy"`  // a proxy without VOMS attributes (crt-access)
-	CADir        string `yaml:"ca_dir"`
-	VOMSDir      string `yaml:"voms_dir"`
+	Proxy        string `yaml:"proxy,omitempty"`
+	ForeignProxy string `yaml:"foreign_proxy,omitempty"` // a proxy of another VO (crt-access, crt-contain)
+	NoVOMSProxy  string `yaml:"novoms_proxy,omitempty"`  // a proxy without VOMS attributes (crt-access)
+	CADir        string `yaml:"ca_dir,omitempty"`
+	VOMSDir      string `yaml:"voms_dir,omitempty"`
 }
 
 // Token says where bearer tokens come from: an issuer (OAuth2 client
 // credentials, one token per scope set and audience) or a file (one token
-// for every check), or neither (WLCG bearer-token discovery).
+// for every check), or neither (WLCG bearer-token discovery). Parse
+// guarantees: Issuer and File are not both set; with Issuer, ClientID and
+// ClientSecretFile are set and Issuer is an https URL.
 type Token struct {
-	Issuer           string `yaml:"issuer"`
-	ClientID         string `yaml:"client_id"`
-	ClientSecretFile string `yaml:"client_secret_file"`
-	File             string `yaml:"file"`
+	Issuer           string `yaml:"issuer,omitempty"`
+	ClientID         string `yaml:"client_id,omitempty"`
+	ClientSecretFile string `yaml:"client_secret_file,omitempty"` // a path; the secret itself is never in sites.yaml
+	File             string `yaml:"file,omitempty"`
 	// CAFile: extra PEM CA bundle trusted for the issuer's https endpoint.
-	CAFile string `yaml:"ca_file"`
+	CAFile string `yaml:"ca_file,omitempty"`
 }
 
 // Site is one grid site.
 type Site struct {
 	Name     string        `yaml:"name"`
 	VO       string        `yaml:"vo"`     // inherits Config.VO
-	Budget   time.Duration `yaml:"budget"` // inherits Defaults.Budget
+	Budget   time.Duration `yaml:"budget"` // inherits Defaults.Budget; ≥ every service's Timeout
 	Services []Service     `yaml:"services"`
 	Line     int           `yaml:"-"` // where the site starts in the file
 }
@@ -82,37 +98,64 @@ type Site struct {
 // FileRef is a file with known content.
 type FileRef struct {
 	Path    string `yaml:"path"`
-	Adler32 string `yaml:"adler32"` // 8 lower-case hex digits
-	Size    int64  `yaml:"size"`    // -1 when not given
+	Adler32 string `yaml:"adler32,omitempty"` // 8 lower-case hex digits, or empty
+	Size    int64  `yaml:"size"`              // -1 when not given
+}
+
+// IsZero reports whether no file is configured (used by the YAML encoder's
+// omitempty).
+func (f FileRef) IsZero() bool { return f.Path == "" }
+
+// MarshalYAML leaves out a size that was not given, so the output of
+// Config.Redacted parses back to the same FileRef.
+func (f FileRef) MarshalYAML() (any, error) {
+	type out struct {
+		Path    string `yaml:"path"`
+		Adler32 string `yaml:"adler32,omitempty"`
+		Size    *int64 `yaml:"size,omitempty"`
+	}
+	o := out{Path: f.Path, Adler32: f.Adler32}
+	if f.Size >= 0 {
+		o.Size = &f.Size
+	}
+	return o, nil
 }
 
 // Service is one endpoint of a site.
 type Service struct {
-	Type string   `yaml:"type"` // webdav | xrootd | arc-ce | htcondor-ce
-	URL  *url.URL `yaml:"-"`
+	Type string `yaml:"type"` // webdav | xrootd | arc-ce | htcondor-ce
+	// URL is the parsed url. Normalised: a webdav davs:// URL has scheme
+	// https; an htcondor-ce URL always has a port (default 9619).
+	URL *url.URL `yaml:"-"`
 	// RawURL is the url as written (after env expansion).
 	RawURL string `yaml:"url"`
-	// Name overrides the ETF service name (default <prefix>.SE-WebDAV etc.).
+	// Name is the ETF service name: as written, or <prefix>.SE-WebDAV,
+	// <prefix>.SE-XRootD, <prefix>.CE-ARC, <prefix>.CE-HTCondor. Unique
+	// within its site.
 	Name string `yaml:"name"`
 	VO   string `yaml:"vo"` // inherits Site.VO
 
-	// Storage.
-	ScopeBase   string  `yaml:"scope_base"`   // token scope paths are relative to this
-	ReadFile    FileRef `yaml:"read_file"`    // reference file (read checks)
-	WriteDir    string  `yaml:"write_dir"`    // scratch parent; each run uses <write_dir>/<run id>/
-	ForeignFile string  `yaml:"foreign_file"` // a file of another VO (contain/access)
-	Federation  string  `yaml:"federation"`   // XRootD redirector URL (9federation)
+	// Storage (webdav, xrootd only). Paths are absolute and clean.
+	ScopeBase   string  `yaml:"scope_base,omitempty"`   // token scope paths are relative to this; empty: not given
+	ReadFile    FileRef `yaml:"read_file,omitempty"`    // reference file (read checks); Path empty: not given
+	WriteDir    string  `yaml:"write_dir,omitempty"`    // scratch parent; each run uses <write_dir>/<run id>/; never / or the VO base
+	ForeignFile string  `yaml:"foreign_file,omitempty"` // a file of another VO (contain/access); outside ScopeBase
+	Federation  string  `yaml:"federation,omitempty"`   // XRootD redirector URL root:// or roots:// (9federation; xrootd only)
 
-	// Compute.
-	Queue string `yaml:"queue"`
+	// Compute (arc-ce, htcondor-ce only).
+	Queue string `yaml:"queue,omitempty"`
 
-	// Audience overrides the token audience (default: the endpoint URL
-	// scheme://host[:port]).
+	// Audience is the token audience: as written, or the endpoint URL
+	// scheme://host[:port] (after normalisation).
 	Audience string `yaml:"audience"`
 
-	Timeout  time.Duration `yaml:"timeout"`  // inherits Defaults.Timeout
-	Skip     []string      `yaml:"skip"`     // check ids not to run
-	Interval time.Duration `yaml:"interval"` // serve: overrides the per-kind interval
+	Timeout  time.Duration `yaml:"timeout"`        // inherits Defaults.Timeout
+	Skip     []string      `yaml:"skip,omitempty"` // check ids not to run, e.g. 14tkn-read
+	Interval time.Duration `yaml:"interval"`       // serve: as written, or Defaults.StorageInterval / CEInterval
 
 	Line int `yaml:"-"` // where the service starts in the file
 }
+
+// IsStorage reports whether the service is a storage element (webdav or
+// xrootd) rather than a compute element.
+func (s *Service) IsStorage() bool { return s.Type == TypeWebDAV || s.Type == TypeXRootD }

@@ -1,0 +1,52 @@
+package config
+
+import (
+	"os"
+	"reflect"
+	"testing"
+)
+
+// FuzzParse: Parse never panics; it returns a config or an error, never
+// both; and an accepted config survives Redacted → Parse unchanged.
+func FuzzParse(f *testing.F) {
+	full, err := os.ReadFile("testdata/sites.yaml")
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(full)
+	f.Add([]byte(base))
+	f.Add([]byte(""))
+	f.Add([]byte("~"))
+	f.Add([]byte("- a\n"))
+	f.Add([]byte(svc("tiemout: 30s", "timeout: ${NOPE:-${TIMEOUT}}", "skip: [1a, 1a]", "read_file: {path: /testvo/f, adler32: 0000000G}")))
+	f.Add([]byte("vo: v\nsites:\n  - &s {name: S, services: [&v {type: xrootd, url: 'roots://a', federation: 'root://r'}]}\n  - <<: *s\n    name: T\n"))
+	f.Add([]byte("credentials: {token: {issuer: 'https://i', client_id: c, client_secret_file: /s}}\n" + base))
+	f.Add([]byte(base + "      - {type: htcondor-ce, url: 'condor://[::1]', interval: 1.5d}\n"))
+	f.Add([]byte(base + "---\n"))
+	lookup := env(map[string]string{"TIMEOUT": "90s", "EMPTY": "", "GP_PROXY": "/tmp/p"})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		c, err := parse("f.yaml", data, lookup)
+		if (c == nil) == (err == nil) {
+			t.Fatalf("config %v and error %v", c, err)
+		}
+		if err != nil {
+			if err.Error() == "" {
+				t.Fatal("empty error")
+			}
+			return
+		}
+		out, err := c.Redacted()
+		if err != nil {
+			t.Fatalf("Redacted: %v", err)
+		}
+		c2, err := parse("f.yaml", out, env(nil))
+		if err != nil {
+			t.Fatalf("Redacted output does not parse: %v\n%s", err, out)
+		}
+		clearLines(c)
+		clearLines(c2)
+		if !reflect.DeepEqual(c, c2) {
+			t.Fatalf("round trip differs:\n%+v\n%+v\n%s", c, c2, out)
+		}
+	})
+}
