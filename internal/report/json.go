@@ -1,0 +1,98 @@
+package report
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"strings"
+	"time"
+
+	"github.com/gridprobe/gridprobe/internal/engine"
+)
+
+// JSONOptions controls JSON output.
+type JSONOptions struct {
+	// Array writes one JSON array instead of JSON Lines.
+	Array bool
+}
+
+// jsonResult is a result as scripts see it: engine.Result's fields under
+// their JSON tags (state by name) plus derived fields, so nobody has to
+// recompute them.
+type jsonResult struct {
+	engine.Result
+	StateCode       int       `json:"state_code"`
+	Metric          string    `json:"metric"`
+	End             time.Time `json:"end"`
+	DurationSeconds float64   `json:"duration_seconds"`
+}
+
+// JSON writes one JSON object per result, one per line (JSON Lines), or
+// with opts.Array a single array. Field names are engine.Result's JSON tags
+// plus "state_code" (the Nagios exit code), "metric" (the ETF name), "end"
+// and "duration_seconds"; times are UTC. The detail is one line, as in
+// every format, and every string is redacted.
+func JSON(w io.Writer, results []engine.Result, opts JSONOptions) error {
+	out := make([]jsonResult, len(results))
+	for i, r := range results {
+		out[i] = jsonResult{
+			Result:          redactResult(r),
+			StateCode:       int(r.State),
+			Metric:          redact(r.Metric()),
+			End:             end(r).UTC(),
+			DurationSeconds: r.Duration.Seconds(),
+		}
+		out[i].Start = r.Start.UTC()
+	}
+	var b strings.Builder
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if opts.Array {
+		if len(out) == 0 {
+			b.WriteString("[]\n")
+		} else if err := enc.Encode(out); err != nil {
+			return fmt.Errorf("json report: %w", err)
+		}
+	} else {
+		for _, r := range out {
+			if err := enc.Encode(r); err != nil {
+				return fmt.Errorf("json report: %w", err)
+			}
+		}
+	}
+	return writeRedacted(w, b.String())
+}
+
+// redactResult returns a copy of r with every string redacted and the
+// detail folded to one line.
+func redactResult(r engine.Result) engine.Result {
+	r.Site = redact(r.Site)
+	r.Service = redact(r.Service)
+	r.Protocol = redact(r.Protocol)
+	r.VO = redact(r.VO)
+	r.URL = redact(r.URL)
+	r.Check = redact(r.Check)
+	r.Credential = redact(r.Credential)
+	r.Detail = detail(r)
+	r.RunID = redact(r.RunID)
+	if r.Reproduce != nil {
+		lines := make([]string, len(r.Reproduce))
+		for i, l := range r.Reproduce {
+			lines[i] = redact(l)
+		}
+		r.Reproduce = lines
+	}
+	if r.Perf != nil {
+		ps := make([]engine.Perf, 0, len(r.Perf))
+		for _, p := range r.Perf {
+			if math.IsNaN(p.Value) || math.IsInf(p.Value, 0) {
+				continue // JSON has no NaN; a missing value says the same
+			}
+			p.Label = redact(p.Label)
+			ps = append(ps, p)
+		}
+		r.Perf = ps
+	}
+	return r
+}
