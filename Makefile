@@ -29,6 +29,9 @@ vet:
 	  if [ -n "$$fmt" ]; then echo "gofmt needed:"; echo "$$fmt"; exit 1; fi
 	$(GO) vet ./...
 
+dashboards:
+	$(GO) run ./dashboards/gen
+
 testbed-up:
 	testbed/up.sh
 

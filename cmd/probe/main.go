@@ -26,6 +26,7 @@ commands:
   run       run checks and print results (exit code = worst Nagios state)
   validate  check a sites.yaml and exit 0 (valid) or 1
   list      print the check catalogue and the configured sites and services
+  serve     run scheduled rounds; serve /metrics, /probe and the status page
   version   print the version
 
 run 'probe <command> -h' for the flags of a command.
@@ -51,6 +52,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return cmdValidate(rest, stdout, stderr)
 	case "list":
 		return cmdList(rest, stdout, stderr)
+	case "serve":
+		ctx, stop := interruptContext(stderr)
+		defer stop()
+		return cmdServe(ctx, rest, stdout, stderr)
 	case "version", "-version", "--version":
 		fmt.Fprintf(stdout, "gridprobe probe %s\n", version)
 		return 0

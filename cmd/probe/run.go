@@ -13,6 +13,7 @@ import (
 	"github.com/gridprobe/gridprobe/internal/engine"
 	"github.com/gridprobe/gridprobe/internal/plan"
 	"github.com/gridprobe/gridprobe/internal/report"
+	"github.com/gridprobe/gridprobe/internal/round"
 	"github.com/gridprobe/gridprobe/probes/probe"
 )
 
@@ -46,7 +47,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 3
 	}
 	runID := engine.NewRunID()
-	tokens, tokErr := newTokenSource(cfg.Credentials.Token)
+	tokens, tokErr := round.TokenSource(cfg.Credentials.Token)
 	if tokErr != nil && *debug {
 		fmt.Fprintf(stderr, "probe run: tokens: %v\n", cred.Redact(tokErr.Error()))
 	}

@@ -213,9 +213,19 @@ func TestSkipHostNameCheck(t *testing.T) {
 		t.Fatal(err)
 	}
 	s = newFakeServer(t, pki, 512)
-	a = newTestAuth(t, pki, func(c *Config) { c.ExtraServerNames = []string{"127.0.0.1"} })
+	// ExtraServerNames name the certificate (XrdSecGSISRVNAMES): a server
+	// reached by IP with a certificate for localhost is accepted when
+	// "localhost" is allowed ...
+	a = newTestAuth(t, pki, func(c *Config) { c.ExtraServerNames = []string{"localhost"} })
 	if err := runExchange(t, a, s, "127.0.0.1"); err != nil {
 		t.Fatal(err)
+	}
+	// ... but allowing the dialed host itself does not waive the check of
+	// the certificate's names.
+	s = newFakeServer(t, pki, 512)
+	a = newTestAuth(t, pki, func(c *Config) { c.ExtraServerNames = []string{"127.0.0.1", "*.example.org"} })
+	if err := runExchange(t, a, s, "127.0.0.1"); !errors.Is(err, ErrHostNameMismatch) {
+		t.Fatalf("extra names not naming the certificate: %v, want ErrHostNameMismatch", err)
 	}
 }
 

@@ -58,8 +58,10 @@ type Config struct {
 	MinDHBits int
 	// SkipHostNameCheck disables the server host-name check (on by default).
 	SkipHostNameCheck bool
-	// ExtraServerNames are further host patterns accepted for the server
-	// certificate, like XrdSecGSISRVNAMES (e.g. "*.example.org").
+	// ExtraServerNames are further name patterns accepted for the server
+	// certificate, like XrdSecGSISRVNAMES (e.g. "*.example.org"): when the
+	// certificate is not for the host dialed, one of its names (SAN DNS
+	// names, else the CN) must match one of these.
 	ExtraServerNames []string
 	// Clock returns the current time; default time.Now.
 	Clock func() time.Time

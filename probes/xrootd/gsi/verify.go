@@ -227,9 +227,23 @@ func checkHostName(cert *x509.Certificate, host string, extra []string) error {
 	if host == "" {
 		return fmt.Errorf("%w: no host name to check", ErrHostNameMismatch)
 	}
+	// ExtraServerNames (XrdSecGSISRVNAMES) name further server identities
+	// accepted when the certificate is not for the host dialed (e.g. a
+	// redirector sending the client to an IP address): the certificate's
+	// own names must match one of them.
+	certNames := cert.DNSNames
+	if len(certNames) == 0 && cert.Subject.CommonName != "" {
+		cn := cert.Subject.CommonName
+		if i := strings.IndexByte(cn, '/'); i >= 0 {
+			cn = cn[i+1:]
+		}
+		certNames = []string{cn}
+	}
 	for _, p := range extra {
-		if matchHostPattern(p, host) {
-			return nil
+		for _, n := range certNames {
+			if matchHostPattern(p, normalizeHost(n)) {
+				return nil
+			}
 		}
 	}
 	if len(cert.DNSNames) > 0 {

@@ -1,4 +1,7 @@
-package main
+// Package round holds the wiring a round of checks needs that both
+// `probe run` and `probe serve` (and their tests) share: picking the token
+// source from the config.
+package round
 
 import (
 	"fmt"
@@ -7,10 +10,11 @@ import (
 	"github.com/gridprobe/gridprobe/internal/cred"
 )
 
-// newTokenSource picks the configured token source: an issuer (client
+// TokenSource picks the configured token source: an issuer (client
 // credentials), a file, or else WLCG bearer-token discovery. No source is
-// not an error here: token checks then report UNKNOWN saying why.
-func newTokenSource(t config.Token) (cred.Source, error) {
+// an error the caller may ignore: token checks then report UNKNOWN saying
+// why.
+func TokenSource(t config.Token) (cred.Source, error) {
 	switch {
 	case t.Issuer != "":
 		cc, err := cred.NewClientCredentials(t.Issuer, t.ClientID, t.ClientSecretFile, t.CAFile)
@@ -19,7 +23,7 @@ func newTokenSource(t config.Token) (cred.Source, error) {
 		}
 		return cc, nil
 	case t.File != "":
-		return &cred.FileSource{Path: t.File}, nil
+		return &cred.FileSource{Path: t.File, Origin: "config"}, nil
 	default:
 		return cred.Discover()
 	}

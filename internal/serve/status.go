@@ -1,0 +1,191 @@
+package serve
+
+import (
+	_ "embed"
+	"fmt"
+	"html/template"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/gridprobe/gridprobe/internal/cred"
+	"github.com/gridprobe/gridprobe/internal/engine"
+	"github.com/gridprobe/gridprobe/internal/metrics"
+)
+
+//go:embed status.html
+var statusHTML string
+
+var statusTmpl = template.Must(template.New("status").Funcs(template.FuncMap{
+	"redact": cred.Redact,
+}).Parse(statusHTML))
+
+type statusPage struct {
+	Now, Loaded                        string
+	ConfigFile, Shard                  string
+	VO, Protocol, Credential           string // filters in effect
+	VOs, Protocols, Credentials        []string
+	Tables                             []statusTable
+	Counts                             [4]int
+	Services, Scheduled, ShownServices int
+}
+
+type statusTable struct {
+	Protocol string
+	Columns  []statusColumn
+	Rows     []statusRow
+	entries  [][]metrics.Entry // per row, for filling the cells
+}
+
+type statusColumn struct{ Check, Credential string }
+
+type statusRow struct {
+	Site, Service, URL, VO string
+	Next, LastRun          string
+	Running                bool
+	Cells                  []statusCell
+}
+
+type statusCell struct {
+	Present              bool
+	Check, Credential    string
+	State, Short, Class  string
+	Detail, Age, Checked string
+	Took, RunID, Title   string
+	Reproduce            []string
+}
+
+var shortState = map[engine.State]string{engine.OK: "OK", engine.Warning: "WARN", engine.Critical: "CRIT", engine.Unknown: "UNKN"}
+
+func (s *Server) handleStatus(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	page := s.statusPage(q.Get("vo"), q.Get("protocol"), q.Get("credential"))
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	if err := statusTmpl.Execute(w, page); err != nil {
+		s.log.Warn("status page", "err", err.Error())
+	}
+}
+
+func (s *Server) statusPage(vo, protocol, credential string) statusPage {
+	s.mu.RLock()
+	order, cfg, loaded := s.order, s.cfg, s.loaded
+	s.mu.RUnlock()
+	now := s.opts.Now()
+	p := statusPage{
+		Now: now.UTC().Format("2006-01-02 15:04:05Z"), Loaded: loaded.UTC().Format("2006-01-02 15:04:05Z"),
+		ConfigFile: cfg.File, Shard: s.opts.Shard.String(), VO: vo, Protocol: protocol, Credential: credential,
+		Services: len(order),
+	}
+	tables := map[string]*statusTable{}
+	var protoOrder []string
+	for _, j := range order {
+		if !j.scheduled {
+			continue
+		}
+		p.Scheduled++
+		entries := j.latest()
+		j.mu.Lock()
+		sv, next, lastRun, running := j.sv, j.next, j.lastRun, j.inflight != nil
+		j.mu.Unlock()
+		addUnique(&p.VOs, sv.VO)
+		addUnique(&p.Protocols, sv.Type)
+		for _, e := range entries {
+			addUnique(&p.Credentials, e.Credential)
+		}
+		if (vo != "" && sv.VO != vo) || (protocol != "" && sv.Type != protocol) {
+			continue
+		}
+		t := tables[sv.Type]
+		if t == nil {
+			t = &statusTable{Protocol: sv.Type}
+			tables[sv.Type] = t
+			protoOrder = append(protoOrder, sv.Type)
+		}
+		row := statusRow{Site: j.key.site, Service: sv.Name, URL: sv.RawURL, VO: sv.VO, Running: running}
+		if !next.IsZero() {
+			row.Next = next.UTC().Format("15:04:05Z")
+		}
+		if !lastRun.IsZero() {
+			row.LastRun = age(now.Sub(lastRun))
+		}
+		prev := -1
+		for _, e := range entries {
+			if credential != "" && e.Credential != credential {
+				continue
+			}
+			i := slices.IndexFunc(t.Columns, func(c statusColumn) bool { return c.Check == e.Check })
+			if i < 0 {
+				i = prev + 1
+				t.Columns = slices.Insert(t.Columns, i, statusColumn{e.Check, e.Credential})
+			}
+			prev = i
+			p.Counts[e.State]++
+		}
+		// Cells are filled once all columns of the table are known.
+		t.Rows = append(t.Rows, row)
+		t.entries = append(t.entries, entries)
+		p.ShownServices++
+	}
+	for _, proto := range protoOrder {
+		t := tables[proto]
+		for ri := range t.Rows {
+			entries := t.entries[ri]
+			cells := make([]statusCell, len(t.Columns))
+			for ci, c := range t.Columns {
+				cells[ci] = statusCell{Check: c.Check, Credential: c.Credential}
+				k := slices.IndexFunc(entries, func(e metrics.Entry) bool { return e.Check == c.Check })
+				if k >= 0 && (credential == "" || entries[k].Credential == credential) {
+					cells[ci] = cell(entries[k], now)
+				}
+			}
+			t.Rows[ri].Cells = cells
+		}
+		p.Tables = append(p.Tables, *t)
+	}
+	return p
+}
+
+func cell(e metrics.Entry, now time.Time) statusCell {
+	end := e.Start.Add(e.Duration)
+	c := statusCell{
+		Present: true, Check: e.Check, Credential: e.Credential,
+		State: e.State.String(), Short: shortState[e.State], Class: "s-" + strings.ToLower(e.State.String()),
+		Detail: cred.Redact(e.State.String() + " - " + e.Detail), Age: age(now.Sub(end)),
+		Checked: end.UTC().Format("2006-01-02 15:04:05Z"), Took: e.Duration.Round(time.Millisecond).String(),
+		RunID: e.RunID,
+	}
+	for _, l := range e.Reproduce {
+		c.Reproduce = append(c.Reproduce, cred.Redact(l))
+	}
+	c.Title = fmt.Sprintf("%s %s (%s): %s\nchecked %s (%s ago), took %s", e.Service, e.Check, e.Credential, c.Detail,
+		c.Checked, c.Age, c.Took)
+	if !e.LastChange.IsZero() {
+		c.Title += "\nin this state for " + age(now.Sub(e.LastChange))
+	}
+	return c
+}
+
+func addUnique(list *[]string, v string) {
+	if v != "" && !slices.Contains(*list, v) {
+		*list = append(*list, v)
+		slices.Sort(*list)
+	}
+}
+
+// age is a short duration: 42s, 5m, 3h12m, 2d4h.
+func age(d time.Duration) string {
+	if d < 0 {
+		d = 0
+	}
+	switch {
+	case d < time.Minute:
+		return fmt.Sprintf("%ds", int(d.Seconds()))
+	case d < time.Hour:
+		return fmt.Sprintf("%dm", int(d.Minutes()))
+	case d < 48*time.Hour:
+		return fmt.Sprintf("%dh%02dm", int(d.Hours()), int(d.Minutes())%60)
+	default:
+		return fmt.Sprintf("%dd%dh", int(d.Hours())/24, int(d.Hours())%24)
+	}
+}

@@ -1,0 +1,246 @@
+package xrootd
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gridprobe/gridprobe/internal/config"
+	"github.com/gridprobe/gridprobe/internal/cred"
+	"github.com/gridprobe/gridprobe/internal/engine"
+	"github.com/gridprobe/gridprobe/probes/probe"
+)
+
+// Integration tests: the real XRootD SE (roots://) and redirector of the
+// local testbed (testbed/up.sh), through the engine, as `probe run` would.
+
+// testbed returns the client environment of the testbed; the test fails
+// when the testbed is unreachable unless GRIDPROBE_NO_TESTBED=1.
+func testbed(t *testing.T) map[string]string {
+	t.Helper()
+	unavailable := func(format string, a ...any) {
+		t.Helper()
+		msg := fmt.Sprintf(format, a...)
+		if os.Getenv("GRIDPROBE_NO_TESTBED") == "1" {
+			t.Skipf("GRIDPROBE_NO_TESTBED=1: %s", msg)
+		}
+		t.Fatalf("%s (start it with testbed/up.sh, or set GRIDPROBE_NO_TESTBED=1 to skip)", msg)
+	}
+	envScript, _ := filepath.Abs("../../testbed/env")
+	out, err := exec.Command("bash", "-c", `eval "$("$0")" && env`, envScript).Output()
+	if err != nil {
+		unavailable("testbed environment: %v", err)
+	}
+	env := map[string]string{}
+	for _, line := range strings.Split(string(out), "\n") {
+		k, v, ok := strings.Cut(line, "=")
+		if ok && (strings.HasPrefix(k, "GRIDPROBE_") || strings.HasPrefix(k, "X509_")) {
+			env[k] = v
+		}
+	}
+	for _, k := range []string{"GRIDPROBE_XROOTD_URL", "GRIDPROBE_REDIRECTOR_URL"} {
+		hp := strings.TrimPrefix(strings.TrimPrefix(env[k], "roots://"), "root://")
+		c, err := net.DialTimeout("tcp", hp, 3*time.Second)
+		if err != nil {
+			unavailable("testbed %s %s unreachable: %v", k, hp, err)
+		}
+		c.Close()
+	}
+	return env
+}
+
+// testLog shows the runner's cleanup lines in the test log.
+type testLog struct{ t *testing.T }
+
+func (l testLog) Logf(format string, args ...any) {
+	if msg := fmt.Sprintf(format, args...); strings.Contains(msg, "cleanup") {
+		l.t.Log(msg)
+	}
+}
+
+// scenario is one probe run against the testbed with some part changed.
+type scenario struct {
+	url        string // default GRIDPROBE_XROOTD_URL
+	federation string // default GRIDPROBE_REDIRECTOR_URL; "-" for none
+	caDir      string
+	proxy      string
+	tokens     cred.Source // nil: the testbed issuer
+	timeout    string      // per-check timeout, default 30s
+	checks     []string    // only these (with prerequisites)
+	mutate     func(*engine.Service)
+}
+
+func sitesYAML(env map[string]string, sc scenario) string {
+	ca := env["X509_CERT_DIR"]
+	if sc.caDir != "" {
+		ca = sc.caDir
+	}
+	proxy := env["X509_USER_PROXY"]
+	if sc.proxy != "" {
+		proxy = sc.proxy
+	}
+	u := env["GRIDPROBE_XROOTD_URL"]
+	if sc.url != "" {
+		u = sc.url
+	}
+	fed := "federation: " + env["GRIDPROBE_REDIRECTOR_URL"]
+	if sc.federation == "-" {
+		fed = ""
+	} else if sc.federation != "" {
+		fed = "federation: " + sc.federation
+	}
+	timeout := "30s"
+	if sc.timeout != "" {
+		timeout = sc.timeout
+	}
+	return fmt.Sprintf(`vo: testvo
+prefix: org.testvo
+defaults: {timeout: %s, budget: 5m}
+credentials:
+  x509:
+    proxy: %s
+    foreign_proxy: %s
+    novoms_proxy: %s
+    ca_dir: %s
+    voms_dir: %s
+  token:
+    issuer: %s
+    client_id: %s
+    client_secret_file: %s
+    ca_file: %s
+sites:
+  - name: T2_LOCAL_Testbed
+    services:
+      - type: xrootd
+        url: %s
+        scope_base: /testvo
+        read_file: {path: /testvo/reference.dat, adler32: "%s", size: %s}
+        write_dir: /testvo/gridprobe
+        foreign_file: /othervo/reference.dat
+        %s
+`, timeout, proxy, env["GRIDPROBE_FOREIGN_PROXY"], env["GRIDPROBE_NOVOMS_PROXY"], ca, env["X509_VOMS_DIR"],
+		env["GRIDPROBE_ISSUER"], env["GRIDPROBE_CLIENT_ID"], env["GRIDPROBE_CLIENT_SECRET_FILE"], env["GRIDPROBE_ISSUER_CA"],
+		u, env["GRIDPROBE_REF_ADLER32"], env["GRIDPROBE_REF_SIZE"], fed)
+}
+
+// run is one round: the results by check id and the target.
+type run struct {
+	results map[string]engine.Result
+	order   []engine.Result
+	target  probe.Target
+	took    time.Duration
+}
+
+func runScenario(t *testing.T, env map[string]string, sc scenario) *run {
+	t.Helper()
+	cfg, err := config.Parse("test-sites.yaml", []byte(sitesYAML(env, sc)))
+	if err != nil {
+		t.Fatalf("config: %v", err)
+	}
+	tokens := sc.tokens
+	if tokens == nil {
+		tk := cfg.Credentials.Token
+		cc, err := cred.NewClientCredentials(tk.Issuer, tk.ClientID, tk.ClientSecretFile, tk.CAFile)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tokens = cc
+	}
+	runID := engine.NewRunID()
+	site := &cfg.Sites[0]
+	target := probe.Target{Config: cfg, Site: site, Service: &site.Services[0], RunID: runID,
+		Creds: probe.NewCredentials(cfg.Credentials, tokens)}
+	svc, err := New(target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sc.mutate != nil {
+		sc.mutate(svc)
+	}
+	if len(sc.checks) > 0 {
+		if svc, err = engine.Select(svc, sc.checks); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := engine.Runner{RunID: runID, Log: testLog{t}}
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	start := time.Now()
+	out := r.Run(ctx, []*engine.Site{{Name: site.Name, Budget: site.Budget, Services: []*engine.Service{svc}}})
+	res := &run{results: map[string]engine.Result{}, order: out, target: target, took: time.Since(start)}
+	for _, x := range out {
+		res.results[x.Check] = x
+		t.Logf("%-16s %-8s %s", x.Check, x.State, x.Detail)
+		if strings.Contains(x.Detail, "eyJ") {
+			t.Errorf("%s: detail seems to contain a token: %q", x.Check, x.Detail)
+		}
+		for _, l := range x.Reproduce {
+			if strings.Contains(l, "eyJ") {
+				t.Errorf("%s: reproduce line seems to contain a token: %q", x.Check, l)
+			}
+		}
+	}
+	return res
+}
+
+func (r *run) want(t *testing.T, check string, st engine.State, substr ...string) engine.Result {
+	t.Helper()
+	res, ok := r.results[check]
+	if !ok {
+		t.Fatalf("no result for %s", check)
+	}
+	if res.State != st {
+		t.Errorf("%s: state %s, want %s (%s)", check, res.State, st, res.Detail)
+	}
+	for _, s := range substr {
+		if !strings.Contains(res.Detail, s) {
+			t.Errorf("%s: detail %q lacks %q", check, res.Detail, s)
+		}
+	}
+	return res
+}
+
+// xrdfsGSI runs xrdfs with the testbed proxy (the reference client).
+func xrdfsGSI(env map[string]string, args ...string) (string, error) {
+	cmd := exec.Command("xrdfs", append([]string{env["GRIDPROBE_XROOTD_URL"]}, args...)...)
+	cmd.Env = append(os.Environ(), "XrdSecPROTOCOL=gsi", "X509_USER_PROXY="+env["X509_USER_PROXY"], "X509_CERT_DIR="+env["X509_CERT_DIR"])
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+// assertScratchEmpty: the run's scratch dir is gone (xrdfs, with the proxy).
+func assertScratchEmpty(t *testing.T, env map[string]string, r *run) {
+	t.Helper()
+	sc, err := r.target.Scratch()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := xrdfsGSI(env, "stat", sc.Dir())
+	if err == nil || !strings.Contains(out, "3011") {
+		t.Errorf("scratch dir %s still there after the run (or unknown): %v %s", sc.Dir(), err, out)
+	}
+}
+
+// TestChecksAgainstTestbed: a full round; every check OK except the
+// documented server violations (KNOWN_ISSUES.md).
+func TestChecksAgainstTestbed(t *testing.T) {
+	env := testbed(t)
+	r := runScenario(t, env, scenario{})
+	defer assertScratchEmpty(t, env, r)
+	for _, id := range []string{IDConnection, IDVersion, IDCrtRead, IDCrtContain, IDCrtAccess, IDCrtWrite, IDCrtDirectory,
+		IDFederation, IDTknRead, IDTknContain, IDTknWrite, IDTknDirectory} {
+		r.want(t, id, engine.OK)
+	}
+	r.want(t, IDVersion, engine.OK, "v5.", "TLS 1.3", "ztn")
+	r.want(t, IDFederation, engine.OK, "sent the read to 127.0.0.1:")
+	r.want(t, IDTknRead, engine.OK, env["GRIDPROBE_REF_ADLER32"], "server adler32 agrees")
+	// KNOWN_ISSUES.md 1: scope paths match by string prefix.
+	r.want(t, IDTknAccess, engine.Critical, "sibling .../ab", rulePathElements)
+	r.want(t, engine.SummaryID, engine.Critical)
+}
