@@ -12,6 +12,7 @@ import (
 	"github.com/gridprobe/gridprobe/internal/config"
 	"github.com/gridprobe/gridprobe/internal/engine"
 	"github.com/gridprobe/gridprobe/probes/probe"
+	"github.com/gridprobe/gridprobe/probes/webdav"
 	"github.com/gridprobe/gridprobe/probes/xrootd"
 )
 
@@ -24,6 +25,7 @@ var builders = map[string]Builder{}
 func register(typ string, b Builder) { builders[typ] = b }
 
 func init() {
+	register(config.TypeWebDAV, webdav.New)
 	register(config.TypeXRootD, xrootd.New)
 	for _, typ := range []string{config.TypeWebDAV, config.TypeXRootD, config.TypeARCCE, config.TypeHTCondorCE} {
 		if _, ok := builders[typ]; !ok {

@@ -90,7 +90,9 @@ func Connection(ctx context.Context, u *url.URL, res Resolver) engine.Outcome {
 		okAddrs = append(okAddrs, r.addr)
 		perf = append(perf, engine.Perf{Label: "connect_" + r.addr, Value: r.took.Seconds(), Unit: "s"})
 	}
-	reproduce := []string{Command("nc", "-vz", "-w", "10", host, port)}
+	// Needs only bash: nc is often not installed on a site's hosts.
+	reproduce := []string{fmt.Sprintf("timeout 10 bash -c %s && echo %s",
+		Quote(fmt.Sprintf("exec 3<>/dev/tcp/%s/%s", host, port)), Quote(net.JoinHostPort(host, port)+" reachable"))}
 	var o engine.Outcome
 	switch {
 	case len(bad) == 0:

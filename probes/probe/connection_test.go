@@ -44,7 +44,7 @@ func TestConnectionAllSomeNone(t *testing.T) {
 	if none.State != engine.Critical || !strings.Contains(none.Detail, "unreachable on every address") {
 		t.Errorf("none: %s %q", none.State, none.Detail)
 	}
-	if len(all.Reproduce) != 1 || !strings.HasPrefix(all.Reproduce[0], "nc -vz") {
+	if len(all.Reproduce) != 1 || !strings.Contains(all.Reproduce[0], "/dev/tcp/se.example/"+port) {
 		t.Errorf("reproduce = %q", all.Reproduce)
 	}
 }

@@ -17,14 +17,9 @@ import (
 	"github.com/gridprobe/gridprobe/probes/xrootd/ztn"
 )
 
-// runConnection is probe.Connection (every address) with a reproduce line
-// that needs only bash.
+// runConnection is the shared 1connection check (every address).
 func (s *svc) runConnection(ctx context.Context, _ *engine.Env) engine.Outcome {
-	o := probe.Connection(ctx, s.u, nil)
-	host, port := probe.HostPort(s.u)
-	o.Reproduce = []string{fmt.Sprintf("timeout 10 bash -c %s && echo %s",
-		probe.Quote(fmt.Sprintf("exec 3<>/dev/tcp/%s/%s", host, port)), probe.Quote(net.JoinHostPort(host, port)+" reachable"))}
-	return o
+	return probe.Connection(ctx, s.u, nil)
 }
 
 // runVersion brings a session up (handshake, kXR_protocol, TLS verified

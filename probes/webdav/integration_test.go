@@ -1,0 +1,485 @@
+package webdav
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/gridprobe/gridprobe/internal/config"
+	"github.com/gridprobe/gridprobe/internal/cred"
+	"github.com/gridprobe/gridprobe/internal/engine"
+	"github.com/gridprobe/gridprobe/probes/probe"
+)
+
+// Integration tests: the real XRootD https endpoint of the local testbed
+// (testbed/up.sh), through the engine, as `probe run` would.
+
+// testbed returns the client environment of the testbed; the test fails
+// when the testbed is unreachable unless GRIDPROBE_NO_TESTBED=1.
+func testbed(t *testing.T) map[string]string {
+	t.Helper()
+	unavailable := func(format string, a ...any) {
+		t.Helper()
+		msg := fmt.Sprintf(format, a...)
+		if os.Getenv("GRIDPROBE_NO_TESTBED") == "1" {
+			t.Skipf("GRIDPROBE_NO_TESTBED=1: %s", msg)
+		}
+		t.Fatalf("%s (start it with testbed/up.sh, or set GRIDPROBE_NO_TESTBED=1 to skip)", msg)
+	}
+	envScript, _ := filepath.Abs("../../testbed/env")
+	out, err := exec.Command("bash", "-c", `set -e; e=$("$0"); eval "$e"; env`, envScript).Output()
+	if err != nil {
+		unavailable("testbed environment: %v", err)
+	}
+	env := map[string]string{}
+	for _, line := range strings.Split(string(out), "\n") {
+		k, v, ok := strings.Cut(line, "=")
+		if ok && (strings.HasPrefix(k, "GRIDPROBE_") || strings.HasPrefix(k, "X509_")) {
+			env[k] = v
+		}
+	}
+	if env["GRIDPROBE_WEBDAV_URL"] == "" {
+		unavailable("testbed/env gave no GRIDPROBE_WEBDAV_URL")
+	}
+	u := strings.TrimPrefix(env["GRIDPROBE_WEBDAV_URL"], "https://")
+	c, err := net.DialTimeout("tcp", u, 3*time.Second)
+	if err != nil {
+		unavailable("testbed WebDAV endpoint %s unreachable: %v", u, err)
+	}
+	c.Close()
+	return env
+}
+
+// testLog shows the runner's cleanup lines in the test log.
+type testLog struct{ t *testing.T }
+
+func (l testLog) Logf(format string, args ...any) {
+	if msg := fmt.Sprintf(format, args...); strings.Contains(msg, "cleanup") {
+		l.t.Log(msg)
+	}
+}
+
+// scenario is one probe run against the testbed with some part broken.
+type scenario struct {
+	caDir    string
+	proxy    string
+	writeDir string
+	tokens   cred.Source // nil: the testbed issuer
+	// expiryWarn is defaults.cert_expiry_warning (default 14d).
+	expiryWarn string
+	// checks, when set, selects the checks to run (engine.Select).
+	checks []string
+}
+
+func sitesYAML(env map[string]string, sc scenario) string {
+	ca := env["X509_CERT_DIR"]
+	if sc.caDir != "" {
+		ca = sc.caDir
+	}
+	proxy := env["X509_USER_PROXY"]
+	if sc.proxy != "" {
+		proxy = sc.proxy
+	}
+	warn := "14d"
+	if sc.expiryWarn != "" {
+		warn = sc.expiryWarn
+	}
+	wd := "/testvo/gridprobe"
+	if sc.writeDir != "" {
+		wd = sc.writeDir
+	}
+	return fmt.Sprintf(`vo: testvo
+prefix: org.testvo
+defaults: {timeout: 30s, budget: 5m, cert_expiry_warning: %s}
+credentials:
+  x509:
+    proxy: %s
+    foreign_proxy: %s
+    novoms_proxy: %s
+    ca_dir: %s
+    voms_dir: %s
+  token:
+    issuer: %s
+    client_id: %s
+    client_secret_file: %s
+    ca_file: %s
+sites:
+  - name: T2_LOCAL_Testbed
+    services:
+      - type: webdav
+        url: %s
+        scope_base: /testvo
+        read_file: {path: /testvo/reference.dat, adler32: "%s", size: %s}
+        write_dir: %s
+        foreign_file: /othervo/reference.dat
+`, warn, proxy, env["GRIDPROBE_FOREIGN_PROXY"], env["GRIDPROBE_NOVOMS_PROXY"], ca, env["X509_VOMS_DIR"],
+		env["GRIDPROBE_ISSUER"], env["GRIDPROBE_CLIENT_ID"], env["GRIDPROBE_CLIENT_SECRET_FILE"], env["GRIDPROBE_ISSUER_CA"],
+		env["GRIDPROBE_WEBDAV_URL"], env["GRIDPROBE_REF_ADLER32"], env["GRIDPROBE_REF_SIZE"], wd)
+}
+
+// run is one round: the results by check id, the target and credentials.
+type run struct {
+	results map[string]engine.Result
+	order   []engine.Result
+	target  probe.Target
+	env     map[string]string
+	sc      scenario
+}
+
+func runScenario(t *testing.T, env map[string]string, sc scenario) *run {
+	t.Helper()
+	cfg, err := config.Parse("test-sites.yaml", []byte(sitesYAML(env, sc)))
+	if err != nil {
+		t.Fatalf("config: %v", err)
+	}
+	tokens := sc.tokens
+	if tokens == nil {
+		tk := cfg.Credentials.Token
+		cc, err := cred.NewClientCredentials(tk.Issuer, tk.ClientID, tk.ClientSecretFile, tk.CAFile)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tokens = cc
+	}
+	runID := engine.NewRunID()
+	site := &cfg.Sites[0]
+	target := probe.Target{Config: cfg, Site: site, Service: &site.Services[0], RunID: runID,
+		Creds: probe.NewCredentials(cfg.Credentials, tokens)}
+	svc, err := New(target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(sc.checks) > 0 {
+		if svc, err = engine.Select(svc, sc.checks); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := engine.Runner{RunID: runID, Log: testLog{t}}
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	out := r.Run(ctx, []*engine.Site{{Name: site.Name, Budget: site.Budget, Services: []*engine.Service{svc}}})
+	res := &run{results: map[string]engine.Result{}, order: out, target: target, env: env, sc: sc}
+	for _, x := range out {
+		res.results[x.Check] = x
+		t.Logf("%-16s %-8s %s", x.Check, x.State, x.Detail)
+		if strings.Contains(x.Detail, "eyJ") {
+			t.Errorf("%s: detail seems to contain a token: %q", x.Check, x.Detail)
+		}
+		for _, l := range x.Reproduce {
+			if strings.Contains(l, "eyJ") {
+				t.Errorf("%s: reproduce line seems to contain a token: %q", x.Check, l)
+			}
+		}
+	}
+	assertScratchEmpty(t, env, target)
+	return res
+}
+
+func (r *run) want(t *testing.T, check string, st engine.State, substr ...string) engine.Result {
+	t.Helper()
+	res, ok := r.results[check]
+	if !ok {
+		t.Fatalf("no result for %s", check)
+	}
+	if res.State != st {
+		t.Errorf("%s: state %s, want %s (%s)", check, res.State, st, res.Detail)
+	}
+	for _, s := range substr {
+		if !strings.Contains(res.Detail, s) {
+			t.Errorf("%s: detail %q lacks %q", check, res.Detail, s)
+		}
+	}
+	return res
+}
+
+// proxyCurl runs curl with the testbed's own proxy and returns the body.
+func proxyCurl(t *testing.T, env map[string]string, args ...string) (string, error) {
+	t.Helper()
+	base := []string{"-sS", "--capath", env["X509_CERT_DIR"], "--cert", env["X509_USER_PROXY"], "--key", env["X509_USER_PROXY"]}
+	out, err := exec.Command("curl", append(base, args...)...).CombinedOutput()
+	return string(out), err
+}
+
+// assertScratchEmpty lists write_dir with the proxy: nothing of this run.
+func assertScratchEmpty(t *testing.T, env map[string]string, target probe.Target) {
+	t.Helper()
+	wd := target.Service.WriteDir
+	out, err := proxyCurl(t, env, "-X", "PROPFIND", "-H", "Depth: 1", env["GRIDPROBE_WEBDAV_URL"]+wd+"/")
+	if err != nil {
+		t.Fatalf("listing %s: %v: %s", wd, err, out)
+	}
+	if strings.Contains(out, target.RunID) {
+		t.Errorf("scratch area %s not empty after the run: %s still listed", wd, target.RunID)
+	}
+}
+
+// removeRunDir removes what reproduce scripts left in the run's scratch
+// directory, with the probe's own sweep (proxy, then tokens), and asserts
+// the area is empty again.
+func removeRunDir(t *testing.T, env map[string]string, target probe.Target) {
+	t.Helper()
+	// The testbed's own credentials (the scenario's may be the broken part).
+	cfg, err := config.Parse("cleanup-sites.yaml", []byte(sitesYAML(env, scenario{writeDir: target.Service.WriteDir})))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tk := cfg.Credentials.Token
+	cc, err := cred.NewClientCredentials(tk.Issuer, tk.ClientID, tk.ClientSecretFile, tk.CAFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clean := target
+	clean.Creds = probe.NewCredentials(cfg.Credentials, cc)
+	s := newSvc(clean)
+	defer s.close()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := s.sweepScratch(ctx); err != nil {
+		t.Errorf("removing what the reproduce lines left: %v", err)
+	}
+	assertScratchEmpty(t, env, target)
+}
+
+var needTokenLine = regexp.MustCompile(`^# needs a token with scope "([^"]*)" and audience (\S+)`)
+
+// reproduce executes a result's reproduce lines with the test's credential
+// files in the environment; after each "# needs a token" comment it puts a
+// token with that scope and audience (from the run's token source) into
+// BEARER_TOKEN_FILE, as an admin would.
+func (r *run) reproduce(t *testing.T, res engine.Result) (string, error) {
+	t.Helper()
+	dir := t.TempDir()
+	var script strings.Builder
+	script.WriteString("set -e\n")
+	n := 0
+	for _, line := range res.Reproduce {
+		script.WriteString(line + "\n")
+		m := needTokenLine.FindStringSubmatch(line)
+		if m == nil {
+			continue
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		tok, err := r.target.Creds.Tokens.Token(ctx, cred.TokenRequest{Scopes: strings.Fields(m[1]), Audience: m[2]})
+		cancel()
+		if err != nil {
+			t.Fatalf("%s: token for reproduce line %q: %v", res.Check, line, err)
+		}
+		n++
+		f := filepath.Join(dir, fmt.Sprintf("token-%d", n))
+		if err := os.WriteFile(f, []byte(tok.Bearer()+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(&script, "export BEARER_TOKEN_FILE=%s\n", f)
+	}
+	cmd := exec.Command("bash", "-c", script.String())
+	cmd.Dir = dir
+	ca := r.env["X509_CERT_DIR"]
+	if r.sc.caDir != "" {
+		ca = r.sc.caDir
+	}
+	proxy := r.env["X509_USER_PROXY"]
+	if r.sc.proxy != "" {
+		proxy = r.sc.proxy
+	}
+	cmd.Env = append(os.Environ(),
+		"X509_CERT_DIR="+ca, "X509_USER_PROXY="+proxy,
+		"GRIDPROBE_FOREIGN_PROXY="+r.env["GRIDPROBE_FOREIGN_PROXY"],
+		"GRIDPROBE_NOVOMS_PROXY="+r.env["GRIDPROBE_NOVOMS_PROXY"])
+	out, err := cmd.CombinedOutput()
+	if strings.Contains(string(out), "eyJ") {
+		t.Errorf("%s: reproduce output shows a token", res.Check)
+	}
+	return string(out), err
+}
+
+var statusInDetail = regexp.MustCompile(`\b([1-5][0-9][0-9]) [A-Z]`)
+
+// assertReproduces runs every result's reproduce lines: exit 0 where the
+// probe said OK; a failure showing the same HTTP status where CRITICAL.
+func (r *run) assertReproduces(t *testing.T) {
+	t.Helper()
+	defer removeRunDir(t, r.env, r.target)
+	for _, res := range r.order {
+		if res.Check == engine.SummaryID || res.State == engine.Unknown || res.State == engine.Warning {
+			continue
+		}
+		if len(res.Reproduce) == 0 {
+			t.Errorf("%s (%s): no reproduce lines", res.Check, res.State)
+			continue
+		}
+		if testing.Verbose() {
+			t.Logf("%s reproduce:\n%s", res.Check, strings.Join(res.Reproduce, "\n"))
+		}
+		out, err := r.reproduce(t, res)
+		switch res.State {
+		case engine.OK:
+			if err != nil {
+				t.Errorf("%s is OK but its reproduce lines fail: %v\n%s\n%s", res.Check, err, strings.Join(res.Reproduce, "\n"), out)
+			}
+		case engine.Critical:
+			if err == nil {
+				t.Errorf("%s is CRITICAL (%s) but its reproduce lines succeed:\n%s\n%s", res.Check, res.Detail, strings.Join(res.Reproduce, "\n"), out)
+				continue
+			}
+			if m := statusInDetail.FindStringSubmatch(res.Detail); m != nil && !strings.Contains(out, m[1]) {
+				t.Errorf("%s: CRITICAL with %s, reproduce output does not show it:\n%s", res.Check, m[1], out)
+			}
+		}
+	}
+}
+
+// KnownViolations are the WLCG-profile violations of the testbed's XRootD
+// 5.5.3 (KNOWN_ISSUES.md); the checks stay CRITICAL for them.
+var knownViolations = map[string][]string{
+	IDTknAccess:    {"reading sibling .../ab", "answered 200 OK (allowed)", rulePathElements},
+	IDTknWrite:     {"token delete failed", ruleModifyDelete, "403 Forbidden: Unable to locate"},
+	IDTknDirectory: {"token delete failed", ruleModifyDelete, "403 Forbidden: Unable to locate"},
+}
+
+func TestIntegrationAllChecks(t *testing.T) {
+	env := testbed(t)
+	r := runScenario(t, env, scenario{})
+	for _, id := range []string{IDConnection, IDSSL, IDCrtExtension, IDCrtRead, IDCrtAccess, IDCrtWrite, IDCrtDirectory, IDMacaroon, IDTknRead} {
+		r.want(t, id, engine.OK)
+	}
+	r.want(t, IDCrtRead, engine.OK, "1048576 bytes", env["GRIDPROBE_REF_ADLER32"], "sites.yaml and server Digest", "ranged read")
+	r.want(t, IDCrtAccess, engine.OK, "foreign proxy of VO othervo: 403 Forbidden", "proxy without VOMS: 403")
+	r.want(t, IDMacaroon, engine.OK, "write refused: 403")
+	for id, substr := range knownViolations {
+		r.want(t, id, engine.Critical, substr...)
+	}
+	r.want(t, engine.SummaryID, engine.Critical)
+	r.assertReproduces(t)
+	assertScratchEmpty(t, env, r.target)
+}
+
+func TestIntegrationWrongCA(t *testing.T) {
+	env := testbed(t)
+	wrong := filepath.Join(env["GRIDPROBE_TESTBED"], "untrusted", "certdir")
+	if _, err := os.Stat(wrong); err != nil {
+		t.Fatalf("untrusted CA dir of the testbed: %v", err)
+	}
+	r := runScenario(t, env, scenario{caDir: wrong})
+	r.want(t, IDConnection, engine.OK)
+	r.want(t, IDSSL, engine.Critical, "TLS handshake", "is not a CA in "+wrong)
+	for _, res := range r.order {
+		if res.Check == IDConnection || res.Check == IDSSL || res.Check == engine.SummaryID {
+			continue
+		}
+		r.want(t, res.Check, engine.Unknown, "prerequisite 2ssl failed")
+	}
+	r.assertReproduces(t)
+}
+
+func TestIntegrationCertExpiryWarning(t *testing.T) {
+	env := testbed(t)
+	// The testbed host certificate is valid for a year: warn below 400 days.
+	r := runScenario(t, env, scenario{expiryWarn: "400d", checks: []string{IDCrtRead}})
+	r.want(t, IDSSL, engine.Warning, "host certificate expires in", "(warning below 400)")
+	r.want(t, IDCrtRead, engine.OK) // a WARNING prerequisite still lets dependents run
+}
+
+func TestIntegrationProxyWithoutRights(t *testing.T) {
+	env := testbed(t)
+	r := runScenario(t, env, scenario{proxy: env["GRIDPROBE_FOREIGN_PROXY"]})
+	r.want(t, IDCrtRead, engine.Critical, "GET /testvo/reference.dat: 403 Forbidden", "permission denied")
+	r.want(t, IDCrtExtension, engine.Critical, "403 Forbidden", "proxy VO othervo")
+	r.want(t, IDCrtWrite, engine.Critical, "403 Forbidden")
+	r.assertReproduces(t)
+}
+
+func TestIntegrationReadOnlyArea(t *testing.T) {
+	env := testbed(t)
+	r := runScenario(t, env, scenario{writeDir: "/testvo/readonly/gridprobe"})
+	r.want(t, IDCrtWrite, engine.Critical, "403 Forbidden", "permission denied", "/testvo/readonly/gridprobe/")
+	r.want(t, IDCrtRead, engine.OK)
+	r.assertReproduces(t)
+}
+
+// mintSource hands out tokens minted by the testbed issuer binary with the
+// rogue key: same issuer name, a signature the server cannot verify.
+type mintSource struct {
+	bin, dir string
+	n        atomic.Int64
+}
+
+func (m *mintSource) Describe() string { return "tokens minted with the rogue key" }
+
+func (m *mintSource) Token(ctx context.Context, req cred.TokenRequest) (*cred.Token, error) {
+	out := filepath.Join(m.dir, fmt.Sprintf("rogue-%d", m.n.Add(1)))
+	cmd := exec.CommandContext(ctx, m.bin, "mint", "--out", out, "--key", "rogue", "--aud", req.Audience,
+		"--scope", strings.Join(req.Scopes, " "), "--exp", "20m")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("mint: %v: %s", err, b)
+	}
+	raw, err := os.ReadFile(out)
+	if err != nil {
+		return nil, err
+	}
+	tok, err := cred.NewToken(string(raw), m.Describe())
+	if err != nil {
+		return nil, err
+	}
+	tok.Narrowed, tok.Request = true, req
+	return tok, nil
+}
+
+func TestIntegrationUntrustedIssuer(t *testing.T) {
+	env := testbed(t)
+	src := &mintSource{bin: env["GRIDPROBE_ISSUER_BIN"], dir: t.TempDir()}
+	r := runScenario(t, env, scenario{tokens: src})
+	r.want(t, IDCrtRead, engine.OK)
+	r.want(t, IDTknRead, engine.Critical, "403 Forbidden", "permission denied", "iss=")
+	for _, id := range []string{IDTknAccess, IDTknWrite, IDTknDirectory} {
+		r.want(t, id, engine.Critical, "403 Forbidden", "storage.create")
+	}
+	r.assertReproduces(t)
+}
+
+// TestIntegrationNoLeftoversAfterTimeout cuts every check short (a tiny
+// per-check timeout) so writes fail half-way; the cleanups must still
+// leave the scratch area empty.
+func TestIntegrationNoLeftoversAfterTimeout(t *testing.T) {
+	env := testbed(t)
+	cfg, err := config.Parse("test-sites.yaml", []byte(sitesYAML(env, scenario{})))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tk := cfg.Credentials.Token
+	cc, err := cred.NewClientCredentials(tk.Issuer, tk.ClientID, tk.ClientSecretFile, tk.CAFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	site := &cfg.Sites[0]
+	for _, timeout := range []time.Duration{40 * time.Millisecond, 120 * time.Millisecond} {
+		runID := engine.NewRunID()
+		target := probe.Target{Config: cfg, Site: site, Service: &site.Services[0], RunID: runID,
+			Creds: probe.NewCredentials(cfg.Credentials, cc)}
+		svc, err := New(target)
+		if err != nil {
+			t.Fatal(err)
+		}
+		svc.Timeout = timeout
+		r := engine.Runner{RunID: runID}
+		out := r.Run(context.Background(), []*engine.Site{{Name: site.Name, Budget: time.Minute, Services: []*engine.Service{svc}}})
+		cut := 0
+		for _, x := range out {
+			t.Logf("timeout %s: %-16s %-8s %s", timeout, x.Check, x.State, x.Detail)
+			if strings.Contains(x.Detail, "timeout after") {
+				cut++
+			}
+		}
+		if timeout < 100*time.Millisecond && cut == 0 {
+			t.Errorf("no check was cut short with a %s timeout: the test proves nothing", timeout)
+		}
+		assertScratchEmpty(t, env, target)
+	}
+}
