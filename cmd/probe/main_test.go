@@ -78,7 +78,7 @@ func TestRunExitCodeFollowsWorstState(t *testing.T) {
 		t.Fatalf("states %v", states)
 	}
 	out.Reset()
-	if code := run([]string{"run", "-c", cfg, "--site", "T2_UP", "--format", "nagios"}, &out, &errb); code != 0 {
+	if code := run([]string{"run", "-c", cfg, "--site", "T2_UP", "--check", "1connection", "--format", "nagios"}, &out, &errb); code != 0 {
 		t.Fatalf("T2_UP only: exit %d: %s", code, out.String())
 	}
 	if !strings.HasPrefix(out.String(), "OK - ") {
