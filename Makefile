@@ -4,7 +4,7 @@ GO ?= $(shell command -v go || echo /usr/local/go/bin/go)
 BIN := bin
 TESTBED := $(or $(GRIDPROBE_TESTBED),/tmp/gridprobe-testbed)
 
-.PHONY: all build probe demo test unit vet testbed-up testbed-down bench faults dashboards matrix clean
+.PHONY: all build probe demo test unit vet deps testbed-up testbed-down bench faults dashboards matrix clean
 
 all: build
 
@@ -17,8 +17,11 @@ demo: build testbed-up
 	  echo "probe exit code $$rc (Nagios: worst state)"; exit 0
 
 # Everything: formatting, vet, unit tests, integration tests against the real testbed.
-test: vet testbed-up
+test: deps vet testbed-up
 	@eval "$$(testbed/env)" && $(GO) test -race -count=1 -timeout 15m ./...
+
+deps:
+	scripts/install-deps.sh
 
 unit: vet
 	GRIDPROBE_NO_TESTBED=1 $(GO) test -race -count=1 ./...
