@@ -66,3 +66,59 @@ func (t Target) NewService(protocol string) *engine.Service {
 		Timeout:  t.Service.Timeout,
 	}
 }
+
+// VOArea is the VO's area on the endpoint: the token scope base, else the
+// directory of the reference file, else write_dir's parent.
+func (t Target) VOArea() string {
+	sv := t.Service
+	switch {
+	case sv.ScopeBase != "":
+		return path.Clean(sv.ScopeBase)
+	case sv.ReadFile.Path != "":
+		return path.Dir(sv.ReadFile.Path)
+	case sv.WriteDir != "":
+		return path.Dir(path.Clean(sv.WriteDir))
+	}
+	return "/"
+}
+
+// StorageScope is one WLCG storage scope on an absolute storage path.
+type StorageScope struct{ Op, Path string }
+
+// Read, Create and Modify are the storage.read, storage.create and
+// storage.modify scopes on an absolute storage path.
+func Read(p string) StorageScope { return StorageScope{"storage.read", p} }
+
+// Create is storage.create on p.
+func Create(p string) StorageScope { return StorageScope{"storage.create", p} }
+
+// Modify is storage.modify on p.
+func Modify(p string) StorageScope { return StorageScope{"storage.modify", p} }
+
+// ScopeStrings maps scopes onto the issuer's base path, e.g.
+// storage.read on /testvo/a → "storage.read:/a".
+func (t Target) ScopeStrings(scopes ...StorageScope) ([]string, error) {
+	ss := make([]string, 0, len(scopes))
+	for _, sc := range scopes {
+		p, err := t.ScopePath(sc.Path)
+		if err != nil {
+			return nil, err
+		}
+		ss = append(ss, sc.Op+":"+p)
+	}
+	return ss, nil
+}
+
+// ScopeString is ScopeStrings joined by spaces, for details and reproduce
+// comments; a path outside the base is shown as is.
+func (t Target) ScopeString(scopes ...StorageScope) string {
+	ss := make([]string, 0, len(scopes))
+	for _, sc := range scopes {
+		p, err := t.ScopePath(sc.Path)
+		if err != nil {
+			p = sc.Path
+		}
+		ss = append(ss, sc.Op+":"+p)
+	}
+	return strings.Join(ss, " ")
+}

@@ -116,7 +116,7 @@ func (s *svc) tokenCreds(ctx context.Context, cr, rd, md scope) (writeCreds, *en
 	}{{&w.create, cr}, {&w.rd, rd}, {&w.del, md}} {
 		t, err := s.token(ctx, s.aud, x.sc)
 		if err != nil {
-			o := tokenErr(x.sc.op, err)
+			o := tokenErr(x.sc.Op, err)
 			return writeCreds{}, &o
 		}
 		*x.dst = t

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"path"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -80,7 +79,7 @@ func New(t probe.Target) (*engine.Service, error) {
 func newSvc(t probe.Target) *svc {
 	s := &svc{t: t, u: t.Service.URL, aud: t.Audience(), clients: map[string]*client{}, proxies: map[string]*cred.Proxy{}}
 	s.scratch, s.scratchErr = t.Scratch()
-	s.voArea = voArea(t.Service)
+	s.voArea = t.VOArea()
 	return s
 }
 
@@ -104,20 +103,6 @@ func (s *svc) service() *engine.Service {
 		{ID: IDTknDirectory, Credential: engine.CredToken, Requires: ssl, Run: s.runTknDirectory},
 	}
 	return sv
-}
-
-// voArea is the VO's area on the endpoint: the token scope base, else the
-// directory of the reference file, else write_dir's parent.
-func voArea(sv *config.Service) string {
-	switch {
-	case sv.ScopeBase != "":
-		return path.Clean(sv.ScopeBase)
-	case sv.ReadFile.Path != "":
-		return path.Dir(sv.ReadFile.Path)
-	case sv.WriteDir != "":
-		return path.Dir(path.Clean(sv.WriteDir))
-	}
-	return "/"
 }
 
 func (s *svc) close() {
@@ -183,36 +168,21 @@ func (s *svc) client(kind string) (*client, *cred.Proxy, error) {
 // token asks for the narrowest token: scopes on absolute storage paths
 // ("storage.read", "/testvo/x") are made relative to the scope base.
 func (s *svc) token(ctx context.Context, aud string, scopes ...scope) (*cred.Token, error) {
-	var ss []string
-	for _, sc := range scopes {
-		p, err := s.t.ScopePath(sc.path)
-		if err != nil {
-			return nil, err
-		}
-		ss = append(ss, sc.op+":"+p)
+	ss, err := s.t.ScopeStrings(scopes...)
+	if err != nil {
+		return nil, err
 	}
 	return s.t.Creds.Token(ctx, aud, ss...)
 }
 
-type scope struct{ op, path string }
+// scope is one token scope on an absolute storage path.
+type scope = probe.StorageScope
 
-func read(p string) scope   { return scope{"storage.read", p} }
-func create(p string) scope { return scope{"storage.create", p} }
-func modify(p string) scope { return scope{"storage.modify", p} }
+var read, create, modify = probe.Read, probe.Create, probe.Modify
 
 // scopeString is the scope list as the issuer sees it (for reproduce
 // comments); an unmappable path is shown as is.
-func (s *svc) scopeString(scopes ...scope) string {
-	var ss []string
-	for _, sc := range scopes {
-		p, err := s.t.ScopePath(sc.path)
-		if err != nil {
-			p = sc.path
-		}
-		ss = append(ss, sc.op+":"+p)
-	}
-	return strings.Join(ss, " ")
-}
+func (s *svc) scopeString(scopes ...scope) string { return s.t.ScopeString(scopes...) }
 
 // needScratch returns the scratch area or an UNKNOWN outcome.
 func (s *svc) needScratch() (probe.Scratch, *engine.Outcome) {

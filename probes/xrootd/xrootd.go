@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net/url"
-	"path"
 	"sort"
 	"strings"
 	"sync"
@@ -88,7 +87,7 @@ func New(t probe.Target) (*engine.Service, error) {
 	u.Path, u.RawPath, u.RawQuery, u.Fragment, u.User = "", "", "", "", nil
 	s := &svc{t: t, u: &u, url: u.String(), aud: t.Audience(), sessions: map[string]*xrd.Session{}}
 	s.scratch, s.scratchErr = t.Scratch()
-	s.voArea = voArea(t.Service)
+	s.voArea = t.VOArea()
 
 	sv := t.NewService(config.TypeXRootD)
 	sv.Close = s.close
@@ -115,20 +114,6 @@ func New(t probe.Target) (*engine.Service, error) {
 		sv.Checks = append(sv.Checks[:at], append([]engine.Check{fed}, sv.Checks[at:]...)...)
 	}
 	return sv, nil
-}
-
-// voArea is the VO's area on the endpoint: the token scope base, else the
-// directory of the reference file, else write_dir's parent.
-func voArea(sv *config.Service) string {
-	switch {
-	case sv.ScopeBase != "":
-		return path.Clean(sv.ScopeBase)
-	case sv.ReadFile.Path != "":
-		return path.Dir(sv.ReadFile.Path)
-	case sv.WriteDir != "":
-		return path.Dir(path.Clean(sv.WriteDir))
-	}
-	return "/"
 }
 
 func (s *svc) close() {
@@ -344,38 +329,16 @@ func proxyDesc(p *cred.Proxy) string {
 }
 
 // scope is one token scope on an absolute storage path.
-type scope struct{ op, path string }
+type scope = probe.StorageScope
 
-func read(p string) scope   { return scope{"storage.read", p} }
-func create(p string) scope { return scope{"storage.create", p} }
-func modify(p string) scope { return scope{"storage.modify", p} }
+var read, create, modify = probe.Read, probe.Create, probe.Modify
 
 // scopeStrings maps the scopes onto the issuer's base path.
-func (s *svc) scopeStrings(scopes ...scope) ([]string, error) {
-	var ss []string
-	for _, sc := range scopes {
-		p, err := s.t.ScopePath(sc.path)
-		if err != nil {
-			return nil, err
-		}
-		ss = append(ss, sc.op+":"+p)
-	}
-	return ss, nil
-}
+func (s *svc) scopeStrings(scopes ...scope) ([]string, error) { return s.t.ScopeStrings(scopes...) }
 
 // scopeString is the scope list as the issuer sees it (for details and
 // reproduce comments); an unmappable path is shown as is.
-func (s *svc) scopeString(scopes ...scope) string {
-	var ss []string
-	for _, sc := range scopes {
-		p, err := s.t.ScopePath(sc.path)
-		if err != nil {
-			p = sc.path
-		}
-		ss = append(ss, sc.op+":"+p)
-	}
-	return strings.Join(ss, " ")
-}
+func (s *svc) scopeString(scopes ...scope) string { return s.t.ScopeString(scopes...) }
 
 // relScopes is scopeString with scratch paths shortened for details.
 func (s *svc) relScopes(scopes ...scope) string {

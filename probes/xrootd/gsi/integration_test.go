@@ -163,7 +163,9 @@ func TestRealServerVOMSProxy(t *testing.T) {
 	}
 	r := a.Result()
 	t.Logf("stat %s: %q; result %+v", env["GRIDPROBE_REF_PATH"], st, r)
-	if r.ServerVersion != 10600 || r.Cipher != "aes-128-cbc" || r.DHBits < 512 || r.ServerSubject == "" {
+	// The server announces v:10600 in 5.x (5.5.3, 5.8.1) and v:10700 in
+	// 6.2.0; the exchange with a 10600 client is the same in both.
+	if r.ServerVersion < clientVersion || r.Cipher != "aes-128-cbc" || r.DHBits < 512 || r.ServerSubject == "" {
 		t.Errorf("result = %+v", r)
 	}
 	// The authdb grants /testvo only through "o testvo": a grant proves
