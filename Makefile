@@ -39,7 +39,13 @@ testbed-up:
 	testbed/up.sh
 
 testbed-down:
+	-testbed/matrix/down.sh
 	testbed/down.sh
+
+# The same probes against several real server releases (Debian bookworm, trixie, sid chroots).
+matrix: build testbed-up
+	testbed/matrix/up.sh
+	@eval "$$(testbed/env)" && $(GO) run ./testbed/matrix/cmd/matrix -o testbed/matrix/RESULTS.md
 
 clean:
 	rm -rf $(BIN)

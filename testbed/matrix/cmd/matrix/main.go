@@ -1,0 +1,237 @@
+// Command matrix runs every storage probe (WebDAV and XRootD, crt and tkn)
+// against every server release that testbed/matrix/up.sh started (plus the
+// main testbed's bookworm SE), and prints the version matrix, the non-OK
+// cells with the probe's detail, and the known-issues table generated from
+// the run and testbed/matrix/annotations.yaml. With -o it also writes all of
+// that, with the date and the machine, to a Markdown file.
+//
+// It uses the same plan and engine as `probe run`; only the sites.yaml is
+// generated (one site per release, same VO, paths and credentials).
+//
+// Usage (from the repository root, after testbed/up.sh and testbed/matrix/up.sh):
+//
+//	eval "$(testbed/env)" && go run ./testbed/matrix/cmd/matrix [-o testbed/matrix/RESULTS.md]
+//
+// Exit code: 0, or 1 when a non-OK cell has no annotation (the table says
+// UNEXPLAINED), 3 on a usage or set-up error.
+package main
+
+import (
+	"bufio"
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/gridprobe/gridprobe/internal/config"
+	"github.com/gridprobe/gridprobe/internal/cred"
+	"github.com/gridprobe/gridprobe/internal/engine"
+	"github.com/gridprobe/gridprobe/internal/plan"
+	"github.com/gridprobe/gridprobe/internal/round"
+	"github.com/gridprobe/gridprobe/probes/probe"
+	"github.com/gridprobe/gridprobe/testbed/matrix"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("matrix", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	tb := os.Getenv("GRIDPROBE_TESTBED")
+	if tb == "" {
+		tb = "/tmp/gridprobe-testbed"
+	}
+	relFile := fs.String("releases", filepath.Join(tb, "matrix", "releases.tsv"), "releases file written by testbed/matrix/up.sh")
+	annFile := fs.String("annotations", "testbed/matrix/annotations.yaml", "annotations file")
+	out := fs.String("o", "", "also write the results as Markdown to this file")
+	timeout := fs.Duration("timeout", 30*time.Second, "per-check timeout")
+	showYAML := fs.Bool("print-config", false, "print the generated sites.yaml and exit")
+	if err := fs.Parse(args); err != nil {
+		return 3
+	}
+	fail := func(format string, a ...any) int {
+		fmt.Fprintf(stderr, "matrix: "+format+"\n", a...)
+		return 3
+	}
+
+	releases, err := readReleases(*relFile)
+	if err != nil {
+		return fail("%v (run testbed/matrix/up.sh)", err)
+	}
+	af, err := matrix.LoadAnnotations(*annFile)
+	if err != nil {
+		return fail("%v", err)
+	}
+	for _, v := range []string{"X509_USER_PROXY", "GRIDPROBE_ISSUER", "GRIDPROBE_REF_ADLER32"} {
+		if os.Getenv(v) == "" {
+			return fail("%s is not set: eval \"$(testbed/env)\" first", v)
+		}
+	}
+	yml := sitesYAML(releases, *timeout)
+	if *showYAML {
+		fmt.Fprint(stdout, yml)
+		return 0
+	}
+	cfg, err := config.Parse("matrix.yaml (generated)", []byte(yml))
+	if err != nil {
+		return fail("generated config: %v", err)
+	}
+	tokens, tokErr := round.TokenSource(cfg.Credentials.Token)
+	if tokErr != nil {
+		fmt.Fprintf(stderr, "matrix: tokens: %v\n", cred.Redact(tokErr.Error()))
+	}
+	runID := engine.NewRunID()
+	sites, err := plan.Build(cfg, plan.Options{RunID: runID, Creds: probe.NewCredentials(cfg.Credentials, tokens)})
+	if err != nil {
+		return fail("plan: %v", err)
+	}
+	start := time.Now()
+	results := (&engine.Runner{Concurrency: len(sites), RunID: runID}).Run(ctx, sites)
+	took := time.Since(start)
+
+	cols := make([]matrix.Release, len(releases))
+	for i, r := range releases {
+		cols[i] = r.Release
+	}
+	m := matrix.New(cols, results)
+	issues, stale := matrix.Explain(m, af.Annotations)
+	var b strings.Builder
+	writeReport(&b, m, issues, stale, af.Findings, start, took)
+	fmt.Fprint(stdout, b.String())
+	if *out != "" {
+		if err := os.WriteFile(*out, []byte(b.String()), 0o644); err != nil {
+			return fail("write %s: %v", *out, err)
+		}
+		fmt.Fprintf(stderr, "matrix: wrote %s\n", *out)
+	}
+	if n := len(matrix.Unexplained(issues)); n > 0 {
+		fmt.Fprintf(stderr, "matrix: %d non-OK cell(s) without an annotation: establish the cause by hand and add them to %s\n", n, *annFile)
+		return 1
+	}
+	return 0
+}
+
+// readReleases reads up.sh's releases.tsv: name, version, root URL, https
+// URL, start-up ms.
+func readReleases(path string) ([]release, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("releases: %w", err)
+	}
+	defer f.Close()
+	var rs []release
+	sc := bufio.NewScanner(f)
+	for n := 1; sc.Scan(); n++ {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		fl := strings.Split(line, "\t")
+		if len(fl) != 5 {
+			return nil, fmt.Errorf("%s:%d: want 5 tab-separated fields, got %d", path, n, len(fl))
+		}
+		rs = append(rs, release{
+			Release: matrix.Release{Name: fl[0], Version: fl[1], Site: "T2_LOCAL_" + fl[0], StartupMS: fl[4]},
+			rootURL: fl[2], httpsURL: fl[3],
+		})
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("releases: %w", err)
+	}
+	if len(rs) == 0 {
+		return nil, fmt.Errorf("releases: %s lists no release", path)
+	}
+	return rs, nil
+}
+
+type release struct {
+	matrix.Release
+	rootURL, httpsURL string
+}
+
+// sitesYAML is the generated sites.yaml: one site per release, each with
+// the same WebDAV and XRootD services as the main testbed (no federation:
+// only bookworm has a redirector). The audience is each endpoint's own URL,
+// which every release's scitokens.cfg lists.
+func sitesYAML(rs []release, timeout time.Duration) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, `# generated by testbed/matrix/cmd/matrix: one site per server release
+vo: testvo
+prefix: org.testvo
+defaults: {timeout: %s, budget: 10m, concurrency: %d}
+credentials:
+  x509:
+    proxy: ${X509_USER_PROXY}
+    foreign_proxy: ${GRIDPROBE_FOREIGN_PROXY}
+    novoms_proxy: ${GRIDPROBE_NOVOMS_PROXY}
+    ca_dir: ${X509_CERT_DIR}
+    voms_dir: ${X509_VOMS_DIR}
+  token:
+    issuer: ${GRIDPROBE_ISSUER}
+    client_id: ${GRIDPROBE_CLIENT_ID}
+    client_secret_file: ${GRIDPROBE_CLIENT_SECRET_FILE}
+    ca_file: ${GRIDPROBE_ISSUER_CA}
+sites:
+`, timeout, len(rs))
+	for _, r := range rs {
+		fmt.Fprintf(&b, "  - name: %s\n    services:\n", r.Site)
+		for _, s := range []struct{ typ, url string }{{"webdav", r.httpsURL}, {"xrootd", r.rootURL}} {
+			fmt.Fprintf(&b, `      - type: %s
+        url: %s
+        audience: %s
+        scope_base: /testvo
+        read_file:
+          path: /testvo/reference.dat
+          adler32: ${GRIDPROBE_REF_ADLER32}
+          size: ${GRIDPROBE_REF_SIZE}
+        write_dir: /testvo/gridprobe
+        foreign_file: /othervo/reference.dat
+`, s.typ, s.url, s.url)
+		}
+	}
+	return b.String()
+}
+
+func writeReport(b *strings.Builder, m *matrix.Matrix, issues []matrix.Issue, stale []string, findings []*matrix.Finding, start time.Time, took time.Duration) {
+	host, _ := os.Hostname()
+	deb, _ := os.ReadFile("/etc/debian_version")
+	fmt.Fprintf(b, "## Server version matrix\n\nRun %s on %s (Debian %s, %d CPUs, %s/%s, %s); the round took %s.\n\n",
+		start.UTC().Format("2006-01-02 15:04 MST"), host, strings.TrimSpace(string(deb)), runtime.NumCPU(),
+		runtime.GOOS, runtime.GOARCH, runtime.Version(), took.Round(100*time.Millisecond))
+	b.WriteString("| release | xrootd-server | start-up |\n|---|---|---|\n")
+	for _, r := range m.Releases {
+		su := r.StartupMS + " ms"
+		if r.StartupMS == "-" || r.StartupMS == "" {
+			su = "main testbed (testbed/up.sh)"
+		}
+		fmt.Fprintf(b, "| %s | %s | %s |\n", r.Name, r.Version, su)
+	}
+	b.WriteString("\n")
+	_ = m.WriteTable(b)
+	b.WriteString("\n### Non-OK cells (probe detail)\n\n")
+	_ = m.WriteNonOK(b)
+	b.WriteString("\n### Known issues (generated from this run + testbed/matrix/annotations.yaml)\n\n")
+	b.WriteString("UNKNOWN cells after a failed prerequisite and the 99summary rows follow from the rows below and are not repeated.\n\n")
+	_ = matrix.WriteKnownIssues(b, m, issues)
+	if len(stale) > 0 {
+		fmt.Fprintf(b, "\nAnnotations that matched no cell in this run (fixed, or not reached): %s.\n", strings.Join(stale, ", "))
+	}
+	b.WriteString("\n### How each issue was confirmed by hand\n\n")
+	_ = matrix.WriteReproduce(b, issues)
+	if len(findings) > 0 {
+		b.WriteString("### Found by hand, not covered by a check (from testbed/matrix/annotations.yaml)\n\n")
+		_ = matrix.WriteFindings(b, findings)
+	}
+}
