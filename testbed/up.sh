@@ -419,6 +419,7 @@ for s in $SERVICES; do
 done
 if [ "$all_up" = 1 ] && [ "$CHANGED" = 0 ]; then
 	say "already up ($TB); checked in $(elapsed)"
+	"$HERE/ce/up.sh"   # the compute elements (ARC A-REX, HTCondor-CE); idempotent
 	exit 0
 fi
 if [ "$all_up" = 1 ]; then
@@ -507,3 +508,6 @@ done
 
 say "up in $(elapsed): issuer ${ISSUER_URL}, SE roots://localhost:${SE_ROOT_PORT} + https://localhost:${SE_HTTP_PORT}, redirector root://localhost:${RDR_PORT} (cmsd ${RDR_CMS_PORT})"
 say "state in $TB; client environment: eval \"\$($HERE/env)\""
+
+# The compute elements (ARC A-REX, HTCondor-CE from a trixie chroot) need the CA and the issuer above.
+"$HERE/ce/up.sh"

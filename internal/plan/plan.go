@@ -11,6 +11,7 @@ import (
 
 	"github.com/gridprobe/gridprobe/internal/config"
 	"github.com/gridprobe/gridprobe/internal/engine"
+	"github.com/gridprobe/gridprobe/probes/ce"
 	"github.com/gridprobe/gridprobe/probes/probe"
 	"github.com/gridprobe/gridprobe/probes/webdav"
 	"github.com/gridprobe/gridprobe/probes/xrootd"
@@ -26,6 +27,8 @@ func register(typ string, b Builder) { builders[typ] = b }
 
 func init() {
 	register(config.TypeWebDAV, webdav.New)
+	register(config.TypeARCCE, ce.NewARC)
+	register(config.TypeHTCondorCE, ce.NewHTCondor)
 	register(config.TypeXRootD, xrootd.New)
 	for _, typ := range []string{config.TypeWebDAV, config.TypeXRootD, config.TypeARCCE, config.TypeHTCondorCE} {
 		if _, ok := builders[typ]; !ok {

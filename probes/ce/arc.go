@@ -342,7 +342,11 @@ func (s *arcSvc) submit(ctx context.Context, env *engine.Env, kind string) engin
 	}
 	out, err := c.sessionFile(ctx, id, jobStdout)
 	if err != nil {
-		o := engine.Critf("job %s finished in %s but its stdout cannot be fetched: %v (states %s)", id, took.Round(time.Second), err, trail)
+		files := "unknown"
+		if ls, lerr := c.session(ctx, id); lerr == nil {
+			files = orNone(ls.File)
+		}
+		o := engine.Critf("job %s finished in %s but its stdout cannot be fetched: %v (session files: %s; states %s)", id, took.Round(time.Second), err, files, trail)
 		o.Perf = perf
 		return o
 	}
