@@ -121,7 +121,7 @@ func (r *Runner) notRun(site *Site, reason string) []Result {
 	return out
 }
 
-// RunSite runs one site's services within the site's budget.
+// RunSite runs one site's services, concurrently, within the site's budget.
 func (r *Runner) RunSite(ctx context.Context, site *Site) []Result {
 	siteCtx := ctx
 	if site.Budget > 0 {
@@ -129,9 +129,21 @@ func (r *Runner) RunSite(ctx context.Context, site *Site) []Result {
 		siteCtx, cancel = context.WithTimeout(ctx, site.Budget)
 		defer cancel()
 	}
+	// A site's services are independent endpoints: they run side by side
+	// (each its checks in catalogue order), sharing the site's budget.
+	perService := make([][]Result, len(site.Services))
+	var wg sync.WaitGroup
+	for i, svc := range site.Services {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			perService[i] = r.runService(ctx, siteCtx, site, svc)
+		}()
+	}
+	wg.Wait()
 	var out []Result
-	for _, svc := range site.Services {
-		out = append(out, r.runService(ctx, siteCtx, site, svc)...)
+	for _, rs := range perService {
+		out = append(out, rs...)
 	}
 	return out
 }

@@ -367,3 +367,35 @@ func TestWorstAndParse(t *testing.T) {
 		}
 	}
 }
+
+func TestServicesOfASiteRunSideBySide(t *testing.T) {
+	var running, peak atomic.Int32
+	slow := func(context.Context, *Env) Outcome {
+		n := running.Add(1)
+		for {
+			p := peak.Load()
+			if n <= p || peak.CompareAndSwap(p, n) {
+				break
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+		running.Add(-1)
+		return Okf("ok")
+	}
+	s := &Site{Name: "A", Budget: time.Minute}
+	for _, name := range []string{"org.testvo.SE-WebDAV", "org.testvo.SE-XRootD", "org.testvo.CE-ARC"} {
+		s.Services = append(s.Services, &Service{Name: name, Timeout: time.Second, Checks: []Check{{ID: "1c", Run: slow}}})
+	}
+	res := (&Runner{}).Run(context.Background(), []*Site{s})
+	if peak.Load() != 3 {
+		t.Fatalf("peak %d services at once, want 3", peak.Load())
+	}
+	var order []string
+	for _, r := range res {
+		order = append(order, r.Service+"/"+r.Check)
+	}
+	want := "org.testvo.SE-WebDAV/1c,org.testvo.SE-WebDAV/99summary,org.testvo.SE-XRootD/1c,org.testvo.SE-XRootD/99summary,org.testvo.CE-ARC/1c,org.testvo.CE-ARC/99summary"
+	if strings.Join(order, ",") != want {
+		t.Fatalf("result order %v", order)
+	}
+}
