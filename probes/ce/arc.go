@@ -2,10 +2,8 @@ package ce
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
-	"net"
 	"net/url"
 	"os"
 	"strconv"
@@ -14,7 +12,6 @@ import (
 
 	"github.com/gridprobe/gridprobe/internal/config"
 	"github.com/gridprobe/gridprobe/internal/cred"
-	"github.com/gridprobe/gridprobe/internal/cred/voms"
 	"github.com/gridprobe/gridprobe/internal/engine"
 	"github.com/gridprobe/gridprobe/probes/probe"
 )
@@ -76,7 +73,7 @@ func newARC(t probe.Target, job jobSpec) (*engine.Service, error) {
 	infoCred := s.infoCred()
 	svc.Checks = []engine.Check{
 		{ID: IDConnection, Credential: engine.CredNone, Run: s.runConnection},
-		{ID: IDSSL, Credential: engine.CredNone, Requires: []string{IDConnection}, Run: s.runSSL, Reproduce: s.reproSSL},
+		{ID: IDSSL, Credential: engine.CredNone, Requires: []string{IDConnection}, Run: s.runSSL, Reproduce: func() []string { return probe.ReproduceTLS(s.u) }},
 		{ID: IDInfo, Credential: infoCred, Requires: []string{IDSSL}, Run: s.runInfo,
 			Reproduce: func() []string { return s.reproInfo(infoCred) }},
 		{ID: IDCrtSubmit, Credential: engine.CredX509, Requires: []string{IDSSL}, Timeout: submitTO,
@@ -95,65 +92,16 @@ func newARC(t probe.Target, job jobSpec) (*engine.Service, error) {
 }
 
 func (s *arcSvc) runConnection(ctx context.Context, _ *engine.Env) engine.Outcome {
-	o := probe.Connection(ctx, s.u, nil)
-	o.Reproduce = connRepro(s.u)
-	return o
+	return probe.Connection(ctx, s.u, nil)
 }
 
-// connRepro needs only bash (nc is often not installed).
-func connRepro(u *url.URL) []string {
-	host, port := probe.HostPort(u)
-	return []string{fmt.Sprintf("timeout 10 bash -c %s && echo %s",
-		probe.Quote(fmt.Sprintf("exec 3<>/dev/tcp/%s/%s", host, port)), probe.Quote(net.JoinHostPort(host, port)+" reachable"))}
-}
-
-// runSSL: TLS handshake verified against the CA directory (with CRLs) and
-// the host name; WARNING when the host certificate expires soon.
+// runSSL is the shared 2ssl check.
 func (s *arcSvc) runSSL(ctx context.Context, _ *engine.Env) engine.Outcome {
-	o := s.ssl(ctx)
-	o.Reproduce = s.reproSSL()
-	return o
-}
-
-func (s *arcSvc) ssl(ctx context.Context) engine.Outcome {
 	ca, err := s.t.Creds.CA()
 	if err != nil {
 		return engine.Unknownf("cannot load the CA directory: %v", err)
 	}
-	host, port := probe.HostPort(s.u)
-	hp := net.JoinHostPort(host, port)
-	var d net.Dialer
-	start := time.Now()
-	conn, err := d.DialContext(ctx, "tcp", hp)
-	if err != nil {
-		return engine.Critf("TCP connect to %s: %v", hp, err)
-	}
-	defer conn.Close()
-	tc := tls.Client(conn, ca.TLSConfig(s.u.Host, nil))
-	if err := tc.HandshakeContext(ctx); err != nil {
-		return engine.Critf("TLS handshake with %s failed: %v", hp, err)
-	}
-	took := time.Since(start)
-	st := tc.ConnectionState()
-	leaf := st.PeerCertificates[0]
-	left := time.Until(leaf.NotAfter)
-	days := int(left.Hours() / 24)
-	var warn time.Duration
-	if s.t.Config != nil {
-		warn = s.t.Config.Defaults.CertExpiryWarning
-	}
-	msg := fmt.Sprintf("%s %s with %s; host certificate %s by %s valid until %s (%d days)",
-		tls.VersionName(st.Version), tls.CipherSuiteName(st.CipherSuite), hp,
-		voms.DNOf(leaf.RawSubject), voms.DNOf(leaf.RawIssuer), leaf.NotAfter.UTC().Format("2006-01-02"), days)
-	o := engine.Okf("%s", msg)
-	if warn > 0 && left < warn {
-		o = engine.Warnf("host certificate expires in %d days (warning below %d): %s", days, int(warn.Hours()/24), msg)
-	}
-	o.Perf = []engine.Perf{
-		{Label: "handshake_time", Value: took.Seconds(), Unit: "s"},
-		{Label: "cert_days_left", Value: float64(days)},
-	}
-	return o
+	return probe.TLS(ctx, s.u, ca, s.t.CertExpiryWarning())
 }
 
 // client builds a REST client with the given credential. For tokens it asks

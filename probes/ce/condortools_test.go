@@ -193,8 +193,8 @@ func TestReproduceLinesParse(t *testing.T) {
 	ht := testTarget(t, "htcondor-ce", "condor://ce.example.org:9619")
 	cs := &condorSvc{t: ht, u: ht.Service.URL, host: "ce.example.org", pool: "ce.example.org:9619", aud: ht.Audience()}
 	var all [][]string
-	all = append(all, as.reproSSL(), as.reproInfo(engine.CredX509), as.reproInfo(engine.CredToken), as.reproSubmit(engine.CredX509),
-		as.reproSubmit(engine.CredToken), as.reproAccess(), cs.reproPing(), cs.reproSubmit(), cs.reproAccess(), connRepro(as.u))
+	all = append(all, as.reproInfo(engine.CredX509), as.reproInfo(engine.CredToken), as.reproSubmit(engine.CredX509),
+		as.reproSubmit(engine.CredToken), as.reproAccess(), cs.reproPing(), cs.reproSubmit(), cs.reproAccess(), probe.ReproduceTLS(as.u))
 	for _, lines := range all {
 		script := strings.Join(lines, "\n")
 		if out, err := exec.Command("bash", "-n", "-c", script).CombinedOutput(); err != nil {

@@ -57,9 +57,7 @@ func newHTCondor(t probe.Target, job jobSpec) (*engine.Service, error) {
 }
 
 func (s *condorSvc) runConnection(ctx context.Context, _ *engine.Env) engine.Outcome {
-	o := probe.Connection(ctx, s.u, nil)
-	o.Reproduce = connRepro(s.u)
-	return o
+	return probe.Connection(ctx, s.u, nil)
 }
 
 // prepare finds the tools, gets a token and locates the CE's schedd.

@@ -287,13 +287,43 @@ func TestIntegrationARCAllOK(t *testing.T) {
 		}
 		t.Logf("%s job turnaround %s", id, res.Duration.Round(time.Millisecond))
 	}
-	// The jobs are gone after the round (cleanups wait until A-REX stops listing them).
+	// This round's jobs are gone after it (cleanups wait until A-REX stops
+	// listing them). Other test packages probe the same CE at the same time,
+	// so only the jobs this round submitted count.
+	mine := r.jobIDs()
+	if len(mine) != 2 {
+		t.Fatalf("round submitted jobs %v, want 2", mine)
+	}
 	for _, k := range []string{engine.CredX509, engine.CredToken} {
-		if extra := newIDs(before[k], arcJobs(t, tgt, k)); len(extra) > 0 {
-			t.Errorf("%s jobs left behind on the ARC CE: %v", k, extra)
+		if left := intersect(mine, newIDs(before[k], arcJobs(t, tgt, k))); len(left) > 0 {
+			t.Errorf("%s jobs left behind on the ARC CE: %v", k, left)
 		}
 	}
 	t.Logf("ARC round took %s", r.took.Round(time.Millisecond))
+}
+
+// jobIDs are the ids of the jobs this round submitted, from the submit
+// checks' details ("job <id> finished ...").
+func (r ceRun) jobIDs() []string {
+	var ids []string
+	for _, id := range []string{IDCrtSubmit, IDTknSubmit} {
+		if m := jobIDPattern.FindStringSubmatch(r.results[id].Detail); m != nil {
+			ids = append(ids, m[1])
+		}
+	}
+	return ids
+}
+
+var jobIDPattern = regexp.MustCompile(`\bjob ([A-Za-z0-9.]+) `)
+
+func intersect(a, b []string) []string {
+	var out []string
+	for _, x := range a {
+		if slices.Contains(b, x) {
+			out = append(out, x)
+		}
+	}
+	return out
 }
 
 func newIDs(before, after []string) []string {
@@ -318,8 +348,8 @@ func TestIntegrationHTCondorAllOK(t *testing.T) {
 	if _, ok := r.results[IDSSL]; ok {
 		t.Error("HTCondor-CE has no 2ssl check")
 	}
-	if jobs := condorJobs(t, r.target); len(jobs) > 0 {
-		t.Errorf("gridprobe jobs left in the HTCondor queue: %v", jobs)
+	if left := intersect(r.jobIDs(), condorJobs(t, r.target)); len(left) > 0 {
+		t.Errorf("this round's jobs left in the HTCondor queue: %v", left)
 	}
 	t.Logf("HTCondor job turnaround %s, round %s", r.results[IDTknSubmit].Duration.Round(time.Millisecond), r.took.Round(time.Millisecond))
 }
@@ -333,8 +363,8 @@ func TestIntegrationFailingJob(t *testing.T) {
 	t.Run("htcondor", func(t *testing.T) {
 		r := runCE(t, env, ceScenario{kind: config.TypeHTCondorCE, job: jobSpec{exit: 3}, checks: []string{IDTknSubmit}})
 		r.want(t, IDTknSubmit, engine.Critical, "completed with exit code 3")
-		if jobs := condorJobs(t, r.target); len(jobs) > 0 {
-			t.Errorf("gridprobe jobs left in the HTCondor queue: %v", jobs)
+		if left := intersect(r.jobIDs(), condorJobs(t, r.target)); len(left) > 0 {
+			t.Errorf("this round's jobs left in the HTCondor queue: %v", left)
 		}
 	})
 }

@@ -1,7 +1,6 @@
 package ce
 
 import (
-	"net"
 	"strings"
 
 	"github.com/gridprobe/gridprobe/internal/engine"
@@ -35,17 +34,6 @@ func (s *arcSvc) rest(p string) string { return s.ws + "/rest/1.0" + p }
 
 func tokenNeed(scopes []string, aud string) string {
 	return "# needs a token with scope \"" + strings.Join(scopes, " ") + "\" and audience " + aud + " in $BEARER_TOKEN_FILE"
-}
-
-func (s *arcSvc) reproSSL() []string {
-	host, port := probe.HostPort(s.u)
-	words := []string{"openssl", "s_client", "-connect", net.JoinHostPort(host, port), "-CApath", envCADir, "-verify_return_error", "-brief"}
-	if net.ParseIP(host) != nil {
-		words = append(words, "-verify_ip", host)
-	} else {
-		words = append(words, "-servername", host, "-verify_hostname", host)
-	}
-	return []string{probe.Command(words...) + " </dev/null"}
 }
 
 func (s *arcSvc) reproInfo(kind string) []string {

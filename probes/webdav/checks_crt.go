@@ -4,17 +4,14 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
-	"crypto/tls"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
 	"path"
 	"strings"
 	"time"
 
 	"github.com/gridprobe/gridprobe/internal/cred"
-	"github.com/gridprobe/gridprobe/internal/cred/voms"
 	"github.com/gridprobe/gridprobe/internal/engine"
 	"github.com/gridprobe/gridprobe/probes/probe"
 )
@@ -24,53 +21,13 @@ func (s *svc) runConnection(ctx context.Context, _ *engine.Env) engine.Outcome {
 	return probe.Connection(ctx, s.u, nil)
 }
 
-// runSSL: TLS handshake verified against the CA directory (with CRLs) and
-// the host name; WARNING when the host certificate expires soon.
+// runSSL is the shared 2ssl check.
 func (s *svc) runSSL(ctx context.Context, _ *engine.Env) engine.Outcome {
-	o := s.ssl(ctx)
-	o.Reproduce = s.reproSSL()
-	return o
-}
-
-func (s *svc) ssl(ctx context.Context) engine.Outcome {
 	ca, err := s.t.Creds.CA()
 	if err != nil {
 		return engine.Unknownf("cannot load the CA directory: %v", err)
 	}
-	host, port := probe.HostPort(s.u)
-	hp := net.JoinHostPort(host, port)
-	var d net.Dialer
-	start := time.Now()
-	conn, err := d.DialContext(ctx, "tcp", hp)
-	if err != nil {
-		return engine.Critf("TCP connect to %s: %v", hp, err)
-	}
-	defer conn.Close()
-	tc := tls.Client(conn, ca.TLSConfig(s.u.Host, nil))
-	if err := tc.HandshakeContext(ctx); err != nil {
-		return engine.Critf("TLS handshake with %s failed: %v", hp, err)
-	}
-	took := time.Since(start)
-	st := tc.ConnectionState()
-	leaf := st.PeerCertificates[0]
-	left := time.Until(leaf.NotAfter)
-	days := int(left.Hours() / 24)
-	var warn time.Duration
-	if s.t.Config != nil {
-		warn = s.t.Config.Defaults.CertExpiryWarning
-	}
-	msg := fmt.Sprintf("%s %s with %s; host certificate %s by %s valid until %s (%d days)",
-		tls.VersionName(st.Version), tls.CipherSuiteName(st.CipherSuite), hp,
-		voms.DNOf(leaf.RawSubject), voms.DNOf(leaf.RawIssuer), leaf.NotAfter.UTC().Format("2006-01-02"), days)
-	o := engine.Okf("%s", msg)
-	if warn > 0 && left < warn {
-		o = engine.Warnf("host certificate expires in %d days (warning below %d): %s", days, int(warn.Hours()/24), msg)
-	}
-	o.Perf = []engine.Perf{
-		{Label: "handshake_time", Value: took.Seconds(), Unit: "s"},
-		{Label: "cert_days_left", Value: float64(days)},
-	}
-	return o
+	return probe.TLS(ctx, s.u, ca, s.t.CertExpiryWarning())
 }
 
 // runCrtExtension: the VOMS proxy is accepted and the endpoint speaks

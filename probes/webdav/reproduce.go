@@ -2,7 +2,6 @@ package webdav
 
 import (
 	"fmt"
-	"net"
 	"strings"
 
 	"github.com/gridprobe/gridprobe/probes/probe"
@@ -54,17 +53,6 @@ func curlDenied(a auth, args ...string) string {
 // tokenNeed is the comment that says which token the following lines need.
 func tokenNeed(scopes, aud string) string {
 	return fmt.Sprintf("# needs a token with scope %q and audience %s in $BEARER_TOKEN_FILE", scopes, aud)
-}
-
-func (s *svc) reproSSL() []string {
-	host, port := probe.HostPort(s.u)
-	words := []string{"openssl", "s_client", "-connect", net.JoinHostPort(host, port), "-CApath", envCADir, "-verify_return_error", "-brief"}
-	if net.ParseIP(host) != nil {
-		words = append(words, "-verify_ip", host)
-	} else {
-		words = append(words, "-servername", host, "-verify_hostname", host)
-	}
-	return []string{probe.Command(words...) + " </dev/null"}
 }
 
 // reproRead downloads the reference file and checks size, checksum and a

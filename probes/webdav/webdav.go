@@ -90,7 +90,7 @@ func (s *svc) service() *engine.Service {
 	ssl := []string{IDSSL}
 	sv.Checks = []engine.Check{
 		{ID: IDConnection, Credential: engine.CredNone, Run: s.runConnection},
-		{ID: IDSSL, Credential: engine.CredNone, Requires: []string{IDConnection}, Run: s.runSSL, Reproduce: s.reproSSL},
+		{ID: IDSSL, Credential: engine.CredNone, Requires: []string{IDConnection}, Run: s.runSSL, Reproduce: func() []string { return probe.ReproduceTLS(s.u) }},
 		{ID: IDCrtExtension, Credential: engine.CredX509, Requires: ssl, Run: s.runCrtExtension},
 		{ID: IDCrtRead, Credential: engine.CredX509, Requires: ssl, Run: s.runCrtRead},
 		{ID: IDCrtAccess, Credential: engine.CredX509, Requires: ssl, Run: s.runCrtAccess},
