@@ -419,7 +419,7 @@ for s in $SERVICES; do
 done
 if [ "$all_up" = 1 ] && [ "$CHANGED" = 0 ]; then
 	say "already up ($TB); checked in $(elapsed)"
-	"$HERE/ce/up.sh"   # the compute elements (ARC A-REX, HTCondor-CE); idempotent
+	"$HERE/ce/up.sh" 9>&-   # the compute elements (ARC A-REX, HTCondor-CE); idempotent; 9>&-: its daemons must not hold our lock
 	exit 0
 fi
 if [ "$all_up" = 1 ]; then
@@ -510,4 +510,4 @@ say "up in $(elapsed): issuer ${ISSUER_URL}, SE roots://localhost:${SE_ROOT_PORT
 say "state in $TB; client environment: eval \"\$($HERE/env)\""
 
 # The compute elements (ARC A-REX, HTCondor-CE from a trixie chroot) need the CA and the issuer above.
-"$HERE/ce/up.sh"
+"$HERE/ce/up.sh" 9>&-   # its daemons must not inherit the up.sh lock

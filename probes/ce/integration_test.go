@@ -4,10 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net"
-	"net/url"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -18,6 +14,7 @@ import (
 	"github.com/gridprobe/gridprobe/internal/config"
 	"github.com/gridprobe/gridprobe/internal/cred"
 	"github.com/gridprobe/gridprobe/internal/engine"
+	"github.com/gridprobe/gridprobe/internal/testbedenv"
 	"github.com/gridprobe/gridprobe/probes/probe"
 )
 
@@ -29,39 +26,7 @@ import (
 // The test fails when a CE is unreachable, unless GRIDPROBE_NO_TESTBED=1.
 func cetestbed(t *testing.T) map[string]string {
 	t.Helper()
-	unavailable := func(format string, a ...any) {
-		t.Helper()
-		msg := fmt.Sprintf(format, a...)
-		if os.Getenv("GRIDPROBE_NO_TESTBED") == "1" {
-			t.Skipf("GRIDPROBE_NO_TESTBED=1: %s", msg)
-		}
-		t.Fatalf("%s (start it with testbed/up.sh && testbed/ce/up.sh, or set GRIDPROBE_NO_TESTBED=1 to skip)", msg)
-	}
-	se, _ := filepath.Abs("../../testbed/env")
-	ce, _ := filepath.Abs("../../testbed/ce/env")
-	out, err := exec.Command("bash", "-c", `eval "$("$0")" && eval "$("$1")" && env`, se, ce).Output()
-	if err != nil {
-		unavailable("testbed environment: %v", err)
-	}
-	env := map[string]string{}
-	for _, line := range strings.Split(string(out), "\n") {
-		k, v, ok := strings.Cut(line, "=")
-		if ok && (strings.HasPrefix(k, "GRIDPROBE_") || strings.HasPrefix(k, "X509_")) {
-			env[k] = v
-		}
-	}
-	for _, k := range []string{"GRIDPROBE_ARC_URL", "GRIDPROBE_HTCONDOR_URL"} {
-		u, err := url.Parse(env[k])
-		if err != nil || u.Host == "" {
-			unavailable("%s=%q is not a URL", k, env[k])
-		}
-		host, port := probe.HostPort(u)
-		c, err := net.DialTimeout("tcp", net.JoinHostPort(host, port), 3*time.Second)
-		if err != nil {
-			unavailable("testbed CE %s unreachable: %v", env[k], err)
-		}
-		c.Close()
-	}
+	env := testbedenv.Load(t, "GRIDPROBE_ARC_URL", "GRIDPROBE_HTCONDOR_URL")
 	t.Setenv(CondorRootEnv, env["GRIDPROBE_CONDOR_ROOT"])
 	t.Setenv(ExpiredTokenEnv, env["GRIDPROBE_CE_EXPIRED_TOKEN_FILE"])
 	return env

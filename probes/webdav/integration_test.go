@@ -3,7 +3,6 @@ package webdav
 import (
 	"context"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,6 +15,7 @@ import (
 	"github.com/gridprobe/gridprobe/internal/config"
 	"github.com/gridprobe/gridprobe/internal/cred"
 	"github.com/gridprobe/gridprobe/internal/engine"
+	"github.com/gridprobe/gridprobe/internal/testbedenv"
 	"github.com/gridprobe/gridprobe/probes/probe"
 )
 
@@ -26,36 +26,7 @@ import (
 // when the testbed is unreachable unless GRIDPROBE_NO_TESTBED=1.
 func testbed(t *testing.T) map[string]string {
 	t.Helper()
-	unavailable := func(format string, a ...any) {
-		t.Helper()
-		msg := fmt.Sprintf(format, a...)
-		if os.Getenv("GRIDPROBE_NO_TESTBED") == "1" {
-			t.Skipf("GRIDPROBE_NO_TESTBED=1: %s", msg)
-		}
-		t.Fatalf("%s (start it with testbed/up.sh, or set GRIDPROBE_NO_TESTBED=1 to skip)", msg)
-	}
-	envScript, _ := filepath.Abs("../../testbed/env")
-	out, err := exec.Command("bash", "-c", `set -e; e=$("$0"); eval "$e"; env`, envScript).Output()
-	if err != nil {
-		unavailable("testbed environment: %v", err)
-	}
-	env := map[string]string{}
-	for _, line := range strings.Split(string(out), "\n") {
-		k, v, ok := strings.Cut(line, "=")
-		if ok && (strings.HasPrefix(k, "GRIDPROBE_") || strings.HasPrefix(k, "X509_")) {
-			env[k] = v
-		}
-	}
-	if env["GRIDPROBE_WEBDAV_URL"] == "" {
-		unavailable("testbed/env gave no GRIDPROBE_WEBDAV_URL")
-	}
-	u := strings.TrimPrefix(env["GRIDPROBE_WEBDAV_URL"], "https://")
-	c, err := net.DialTimeout("tcp", u, 3*time.Second)
-	if err != nil {
-		unavailable("testbed WebDAV endpoint %s unreachable: %v", u, err)
-	}
-	c.Close()
-	return env
+	return testbedenv.Load(t, "GRIDPROBE_WEBDAV_URL")
 }
 
 // testLog shows the runner's cleanup lines in the test log.

@@ -4,93 +4,29 @@
 package servetest
 
 import (
-	"bufio"
 	"context"
-	"fmt"
 	"io"
 	"net"
 	"net/http"
-	"net/url"
-	"os"
-	"os/exec"
 	"path/filepath"
-	"runtime"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/gridprobe/gridprobe/internal/round"
 	"github.com/gridprobe/gridprobe/internal/serve"
+	"github.com/gridprobe/gridprobe/internal/testbedenv"
 )
 
 // RepoRoot is the repository root (where sites.yaml and testbed/ are).
-func RepoRoot() string {
-	_, file, _, _ := runtime.Caller(0)
-	return filepath.Clean(filepath.Join(filepath.Dir(file), "..", "..", ".."))
-}
+func RepoRoot() string { return testbedenv.RepoRoot() }
 
 // Testbed loads the testbed's environment (testbed/env) into the test's
-// environment and checks that its endpoints answer. If the testbed is not
-// up the test fails, unless GRIDPROBE_NO_TESTBED=1, which skips it saying so.
+// environment and checks that its storage endpoints answer. If the testbed
+// is not up the test fails, unless GRIDPROBE_NO_TESTBED=1, which skips it
+// saying so.
 func Testbed(t *testing.T) {
 	t.Helper()
-	fail := func(format string, args ...any) {
-		t.Helper()
-		msg := fmt.Sprintf(format, args...)
-		if os.Getenv("GRIDPROBE_NO_TESTBED") == "1" {
-			t.Skipf("GRIDPROBE_NO_TESTBED=1 and the testbed is not usable: %s", msg)
-		}
-		t.Fatalf("testbed not usable (start it with testbed/up.sh, or set GRIDPROBE_NO_TESTBED=1 to skip): %s", msg)
-	}
-	cmd := exec.Command(filepath.Join(RepoRoot(), "testbed", "env"))
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		fail("testbed/env: %v: %s", err, strings.TrimSpace(stderr.String()))
-		return
-	}
-	sc := bufio.NewScanner(strings.NewReader(string(out)))
-	for sc.Scan() {
-		line, ok := strings.CutPrefix(sc.Text(), "export ")
-		if !ok {
-			continue
-		}
-		k, v, ok := strings.Cut(line, "=")
-		if !ok {
-			continue
-		}
-		t.Setenv(k, unquote(v))
-	}
-	for _, v := range []string{"GRIDPROBE_WEBDAV_URL", "GRIDPROBE_XROOTD_URL"} {
-		u, err := url.Parse(os.Getenv(v))
-		if err != nil || u.Host == "" {
-			fail("%s=%q", v, os.Getenv(v))
-			return
-		}
-		c, err := net.DialTimeout("tcp", u.Host, 3*time.Second)
-		if err != nil {
-			fail("%s: %v", v, err)
-			return
-		}
-		c.Close()
-	}
-}
-
-// unquote undoes bash's printf %q for the simple values testbed/env prints
-// (paths, hex): backslash escapes only.
-func unquote(s string) string {
-	if strings.HasPrefix(s, "'") && strings.HasSuffix(s, "'") && len(s) >= 2 {
-		return s[1 : len(s)-1]
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\\' && i+1 < len(s) {
-			i++
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
+	testbedenv.Setenv(t, "GRIDPROBE_WEBDAV_URL", "GRIDPROBE_XROOTD_URL")
 }
 
 // Server is a running in-process `probe serve`.
