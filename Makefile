@@ -42,6 +42,10 @@ testbed-down:
 	-testbed/matrix/down.sh
 	testbed/down.sh
 
+# Benchmarks (not tests): P1 vs gfal2, P2 vs the round-trip floor, P3 1 000 sites, P4 exporter.
+bench: build deps testbed-up
+	@eval "$$(testbed/env)" && $(GO) run ./bench/cmd/bench
+
 # The same probes against several real server releases (Debian bookworm, trixie, sid chroots).
 matrix: build testbed-up
 	testbed/matrix/up.sh
