@@ -42,6 +42,11 @@ testbed-down:
 	-testbed/matrix/down.sh
 	testbed/down.sh
 
+# Reliability and security figures: faults injected, checks right, rounds in budget, tokens leaked (0),
+# foreign deletes (0), panics (0). Exits non-zero when a figure is wrong.
+faults: build testbed-up
+	@eval "$$(testbed/env)" && $(GO) run ./cmd/faults
+
 # Benchmarks (not tests): P1 vs gfal2, P2 vs the round-trip floor, P3 1 000 sites, P4 exporter.
 bench: build deps testbed-up
 	@eval "$$(testbed/env)" && $(GO) run ./bench/cmd/bench

@@ -59,10 +59,18 @@ func (s Scratch) Contains(p string) bool {
 
 // Check refuses any path that is not inside this run's scratch area: a
 // relative path, one with "..", ".", doubled or trailing slashes, another
-// run's area, or write_dir itself.
+// run's area, or write_dir itself. Below the scratch dir it also refuses
+// any character a server or client might decode into something else
+// ("%2e%2e", "\", "?", "#", control characters, non-ASCII such as U+2024
+// that normalises to ".."): names the probe chooses never contain them.
 func (s Scratch) Check(p string) error {
 	if !s.Contains(p) {
 		return fmt.Errorf("delete guard: refusing %q: not inside this run's scratch area %s", p, s.Dir())
+	}
+	for _, r := range strings.TrimPrefix(p, s.Dir()) {
+		if r < 0x20 || r > 0x7e || strings.ContainsRune(`%\?#`, r) {
+			return fmt.Errorf("delete guard: refusing %q: character %q could be decoded by the server into another path", p, r)
+		}
 	}
 	return nil
 }

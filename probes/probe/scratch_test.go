@@ -33,17 +33,23 @@ func TestScratchGuardRefusesEverythingOutside(t *testing.T) {
 		"/testvo/gridprobe",
 		"/testvo/gridprobe/",
 		"/testvo/reference.dat",
-		"/testvo/gridprobe/gp-20261124T001500Z-000000000000",    // another run
-		"/testvo/gridprobe/gp-20261124T001500Z-1f2e3d4c5b6a-x",  // name extends ours
-		"/testvo/gridprobe/gp-20261124T001500Z-1f2e3d4c5b6ax/f", // sibling with longer name
-		"/testvo/gridprobe/" + runID + "/../../reference.dat",   // .. escape
-		"/testvo/gridprobe/" + runID + "/..",                    // parent
-		"/testvo/gridprobe/" + runID + "/./f",                   // not clean
-		"/testvo/gridprobe/" + runID + "//f",                    // doubled slash
-		"/testvo/gridprobe/" + runID + "/",                      // trailing slash
-		"testvo/gridprobe/" + runID + "/f",                      // relative
-		"/othervo/gridprobe/" + runID + "/f",                    // another area
-		"/testvo/gridprobe/" + runID + "/f\x00/../../x",         // NUL trick
+		"/testvo/gridprobe/gp-20261124T001500Z-000000000000",          // another run
+		"/testvo/gridprobe/gp-20261124T001500Z-1f2e3d4c5b6a-x",        // name extends ours
+		"/testvo/gridprobe/gp-20261124T001500Z-1f2e3d4c5b6ax/f",       // sibling with longer name
+		"/testvo/gridprobe/" + runID + "/../../reference.dat",         // .. escape
+		"/testvo/gridprobe/" + runID + "/..",                          // parent
+		"/testvo/gridprobe/" + runID + "/./f",                         // not clean
+		"/testvo/gridprobe/" + runID + "//f",                          // doubled slash
+		"/testvo/gridprobe/" + runID + "/",                            // trailing slash
+		"testvo/gridprobe/" + runID + "/f",                            // relative
+		"/othervo/gridprobe/" + runID + "/f",                          // another area
+		"/testvo/gridprobe/" + runID + "/f\x00/../../x",               // NUL trick
+		"/testvo/gridprobe/" + runID + "/%2e%2e/%2e%2e/reference.dat", // URL-encoded ..
+		"/testvo/gridprobe/" + runID + "/\u2024\u2024/reference.dat",  // ONE DOT LEADER: NFKC ".."
+		"/testvo/gridprobe/" + runID + `/a\..\..\x`,                   // backslashes
+		"/testvo/gridprobe/" + runID + "/a?x=../../y",                 // query
+		"/testvo/gridprobe/" + runID + "/a#../../y",                   // fragment
+		"/testvo/gridprobe/" + runID + "/a\nb",                        // control character
 	}
 	for _, p := range outside {
 		called := false

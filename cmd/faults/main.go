@@ -1,0 +1,129 @@
+// Command faults runs gridprobe's reliability and security proof against
+// the local testbed (fault injection, the token-leak proof, the delete
+// guard, optionally fuzzing) and prints its figures. It exits 1 when any
+// figure is wrong, 2 when the suite could not run, and 0 (saying so) when
+// GRIDPROBE_NO_TESTBED=1 and the testbed is down.
+//
+//	go run ./cmd/faults [-sites 100] [-fuzztime 20s]
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"time"
+
+	"github.com/gridprobe/gridprobe/internal/cred"
+	"github.com/gridprobe/gridprobe/internal/faults"
+	"github.com/gridprobe/gridprobe/internal/faults/leftovers"
+)
+
+func main() {
+	sites := flag.Int("sites", 100, "sites in the mixed round")
+	fuzz := flag.Duration("fuzztime", 0, "also run every fuzz target of the module this long (e.g. 20s)")
+	verbose := flag.Bool("v", false, "print every problem, not only the first 20")
+	tidy := flag.Duration("clean-leftovers", 0, "instead of the suite: remove run directories older than this from the suite's testbed write dirs (leftovers of crashed or interrupted runs), e.g. 10m")
+	flag.Parse()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Minute)
+	defer cancel()
+
+	root, err := faults.FindRoot()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "faults:", err)
+		os.Exit(2)
+	}
+	tb, err := faults.LoadTestbed(root)
+	if err != nil {
+		if errors.Is(err, faults.ErrNoTestbed) && os.Getenv("GRIDPROBE_NO_TESTBED") == "1" {
+			fmt.Printf("faults: SKIPPED (GRIDPROBE_NO_TESTBED=1): %v\n", err)
+			return
+		}
+		fmt.Fprintf(os.Stderr, "faults: %v (start it with testbed/up.sh, or set GRIDPROBE_NO_TESTBED=1 to skip)\n", err)
+		os.Exit(2)
+	}
+	if *tidy > 0 {
+		if err := cleanLeftovers(ctx, tb, *tidy); err != nil {
+			fmt.Fprintln(os.Stderr, "faults:", err)
+			os.Exit(2)
+		}
+		return
+	}
+	start := time.Now()
+	f, err := faults.RunSuite(ctx, tb, faults.SuiteOptions{Sites: *sites, FuzzTime: *fuzz, Log: os.Stderr})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "faults:", err)
+		os.Exit(2)
+	}
+	fmt.Println()
+	f.Table(os.Stdout)
+	fmt.Printf("suite took %s\n", time.Since(start).Round(time.Second))
+	fails := f.Failures()
+	if len(fails) == 0 {
+		fmt.Println("PASS: every figure is right")
+		return
+	}
+	fmt.Println()
+	for i, p := range f.Problems {
+		if i == 20 && !*verbose {
+			fmt.Printf("... %d more problems (-v shows all)\n", len(f.Problems)-20)
+			break
+		}
+		fmt.Println("problem:", p)
+	}
+	for _, x := range fails {
+		fmt.Println("FAIL:", x)
+	}
+	os.Exit(1)
+}
+
+// cleanLeftovers walks the suite's write dirs on the testbed WebDAV
+// endpoint and removes run directories older than age with the
+// leftovers package (the same code `probe cleanup` can call).
+func cleanLeftovers(ctx context.Context, tb *faults.Testbed, age time.Duration) error {
+	proxy, err := cred.LoadProxy(tb.Env["X509_USER_PROXY"])
+	if err != nil {
+		return err
+	}
+	ca, err := cred.LoadCAPool(tb.Env["X509_CERT_DIR"])
+	if err != nil {
+		return err
+	}
+	base := tb.Env["GRIDPROBE_WEBDAV_URL"]
+	hc := &http.Client{Timeout: time.Minute, Transport: &http.Transport{TLSClientConfig: ca.TLSConfig(strings.TrimPrefix(base, "https://"), &proxy.Cert)}}
+	st, err := leftovers.NewWebDAV(base, hc)
+	if err != nil {
+		return err
+	}
+	dirs, err := st.List(ctx, faults.FaultsWriteRoot)
+	if err != nil {
+		return err
+	}
+	for _, d := range dirs {
+		if !d.IsDir {
+			continue
+		}
+		wd := faults.FaultsWriteRoot + "/" + d.Name
+		found, err := leftovers.Clean(ctx, st, wd, age, "", time.Now())
+		if err != nil {
+			return err
+		}
+		for _, l := range found {
+			state := "kept (younger than " + age.String() + ")"
+			switch {
+			case l.Err != nil:
+				state = "NOT removed: " + l.Err.Error()
+			case l.Removed:
+				state = fmt.Sprintf("removed (%d objects)", l.Objects)
+			}
+			fmt.Printf("%s  age %s  %s\n", l.Dir, l.Age.Round(time.Second), state)
+		}
+	}
+	return nil
+}
