@@ -26,6 +26,7 @@ commands:
   run       run checks and print results (exit code = worst Nagios state)
   validate  check a sites.yaml and exit 0 (valid) or 1
   list      print the check catalogue and the configured sites and services
+  cleanup   list (and with --older-than remove) scratch dirs left by crashed runs
   serve     run scheduled rounds; serve /metrics, /probe and the status page
   version   print the version
 
@@ -56,6 +57,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		ctx, stop := interruptContext(stderr)
 		defer stop()
 		return cmdServe(ctx, rest, stdout, stderr)
+	case "cleanup":
+		ctx, stop := interruptContext(stderr)
+		defer stop()
+		return cmdCleanup(ctx, rest, stdout, stderr)
 	case "version", "-version", "--version":
 		fmt.Fprintf(stdout, "gridprobe probe %s\n", version)
 		return 0

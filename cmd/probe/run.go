@@ -51,6 +51,9 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if tokErr != nil && *debug {
 		fmt.Fprintf(stderr, "probe run: tokens: %v\n", cred.Redact(tokErr.Error()))
 	}
+	if c, ok := tokens.(io.Closer); ok {
+		defer c.Close() // the issuer's idle connections end with the round
+	}
 	creds := probe.NewCredentials(cfg.Credentials, tokens)
 	engineSites, err := plan.Build(cfg, plan.Options{Sites: sites, Services: services, Checks: checks, RunID: runID, Creds: creds})
 	if err != nil {
