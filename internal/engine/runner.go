@@ -256,11 +256,21 @@ func (r *Runner) runCheck(roundCtx, siteCtx context.Context, site *Site, svc *Se
 	if res.Detail == "" {
 		res.Detail = "no detail"
 	}
-	if err := checkCtx.Err(); err != nil && res.State != OK && res.State != Warning {
+	if timedOut(checkCtx) && res.State != OK && res.State != Warning {
 		res.State, res.Detail = deadlineOutcome(roundCtx, siteCtx, site, timeout, res.Duration, res.Detail)
 	}
 	r.logf("%s %s %s: %s - %s (%s)", site.Name, svc.Name, c.ID, res.State, res.Detail, res.Duration.Round(time.Millisecond))
 	return res
+}
+
+// timedOut reports whether ctx ended or its deadline has passed: a network
+// deadline derived from ctx can fire a moment before ctx itself is done.
+func timedOut(ctx context.Context) bool {
+	if ctx.Err() != nil {
+		return true
+	}
+	d, ok := ctx.Deadline()
+	return ok && !time.Now().Before(d)
 }
 
 // deadlineOutcome words a check cut short by its own timeout, the site

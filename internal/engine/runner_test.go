@@ -399,3 +399,17 @@ func TestServicesOfASiteRunSideBySide(t *testing.T) {
 		t.Fatalf("result order %v", order)
 	}
 }
+
+// A check whose network deadline (derived from its context) fires just
+// before the context ends is still reported as a timeout.
+func TestNetworkDeadlineCountsAsTimeout(t *testing.T) {
+	s := site("A", Check{ID: "1c", Timeout: 30 * time.Millisecond, Run: func(ctx context.Context, _ *Env) Outcome {
+		d, _ := ctx.Deadline()
+		time.Sleep(time.Until(d))
+		return Critf("read tcp: i/o timeout")
+	}})
+	m := byCheck((&Runner{}).Run(context.Background(), []*Site{s}))
+	if r := m["A/1c"]; r.State != Critical || !strings.HasPrefix(r.Detail, "timeout after 30ms: read tcp: i/o timeout") {
+		t.Fatalf("1c = %s %q", r.State, r.Detail)
+	}
+}
