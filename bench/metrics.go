@@ -4,10 +4,12 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/gridprobe/gridprobe/internal/engine"
 	"github.com/gridprobe/gridprobe/internal/metrics"
@@ -51,30 +53,46 @@ func (d *discard) Write(p []byte) (int, error) { d.n += int64(len(p)); return le
 
 var _ io.Writer = (*discard)(nil)
 
-// RenderMetrics renders /metrics once over a registry holding the check
-// collector of entries (the way `probe serve` serves it) and returns the
-// body size.
-func RenderMetrics(reg *prometheus.Registry) int64 {
+// RenderMetrics serves one GET /metrics from h and returns the body size.
+func RenderMetrics(h http.Handler) int64 {
 	d := &discard{h: http.Header{}}
-	metrics.Write(d, reg)
+	h.ServeHTTP(d, metricsRequest)
 	return d.n
 }
 
-// MetricsRegistry is a registry with the check collector over entries.
-func MetricsRegistry(entries []metrics.Entry) *prometheus.Registry {
+var metricsRequest = httptest.NewRequest(http.MethodGet, "/metrics", nil)
+
+// MetricsHandler is /metrics as `probe serve` wires it (internal/serve):
+// a registry with the round metrics of every service of entries, the Go
+// and process collectors, and the per-check families written straight
+// from the snapshot by metrics.Handler.
+func MetricsHandler(entries []metrics.Entry) http.Handler {
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(metrics.NewCheckCollector(func() []metrics.Entry { return entries }))
-	return reg
+	rounds := metrics.NewRounds(reg)
+	seen := map[metrics.Round]bool{}
+	end := time.Now()
+	for _, e := range entries {
+		r := metrics.Round{Site: e.Site, Service: e.Service, Protocol: e.Protocol, VO: e.VO}
+		if !seen[r] {
+			seen[r] = true
+			rounds.Add(r, 30*time.Minute)
+			rounds.Finished(r, "schedule", end, time.Second, true)
+		}
+	}
+	rounds.Reloaded(true, end)
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return metrics.Handler(reg, func() []metrics.Entry { return entries })
 }
 
-// BenchRenderMetrics is the P4 benchmark body: 1 000 sites × 30 checks.
+// BenchRenderMetrics is the P4 benchmark body: /metrics with 1 000 sites
+// × 30 checks (2 000 services).
 func BenchRenderMetrics(b *testing.B) {
-	reg := MetricsRegistry(MetricsEntries(1000, 30))
+	h := MetricsHandler(MetricsEntries(1000, 30))
 	b.ReportAllocs()
 	b.ResetTimer()
 	var n int64
 	for b.Loop() {
-		n = RenderMetrics(reg)
+		n = RenderMetrics(h)
 	}
 	b.SetBytes(n)
 }

@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"fmt"
+	"io"
 	"slices"
 	"time"
 
@@ -45,6 +46,9 @@ func RunRound(ctx context.Context, cfg *config.Config, o RoundOptions) (Round, e
 	tokens, err := round.TokenSource(cfg.Credentials.Token)
 	if err != nil {
 		return Round{}, fmt.Errorf("token source: %w", err)
+	}
+	if c, ok := tokens.(io.Closer); ok {
+		defer c.Close() // as `probe run`: the issuer's idle connections end with the round
 	}
 	creds := probe.NewCredentials(cfg.Credentials, tokens)
 	var sites []*engine.Site

@@ -20,7 +20,7 @@ import (
 
 	"github.com/gridprobe/gridprobe/internal/cred"
 	"github.com/gridprobe/gridprobe/internal/faults"
-	"github.com/gridprobe/gridprobe/internal/faults/leftovers"
+	"github.com/gridprobe/gridprobe/internal/leftovers"
 )
 
 func main() {

@@ -90,6 +90,10 @@ func NewClientCredentials(issuer, clientID, clientSecretFile, caFile string) (*C
 	}
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	// Tokens are fetched in a burst at the start of a round and then come
+	// from the cache: a connection idle that long will not be reused soon,
+	// and its read loop should not outlive the round by the default 90s.
+	tr.IdleConnTimeout = IdleConnTimeout
 	return &ClientCredentials{
 		Issuer:           strings.TrimSuffix(issuer, "/"),
 		ClientID:         clientID,
@@ -100,6 +104,19 @@ func NewClientCredentials(issuer, clientID, clientSecretFile, caFile string) (*C
 		inflight:         map[string]*ccCall{},
 		stats:            map[string]uint64{},
 	}, nil
+}
+
+// IdleConnTimeout is how long a connection to the issuer is kept open
+// unused.
+const IdleConnTimeout = 10 * time.Second
+
+// Close closes the idle connections to the issuer (and with them their
+// read-loop goroutines). Call it when the round that uses the source ends;
+// the source stays usable (a later request opens a new connection) and
+// its token cache is kept. It implements io.Closer and never fails.
+func (c *ClientCredentials) Close() error {
+	c.client.CloseIdleConnections()
+	return nil
 }
 
 // Describe implements Source.

@@ -4,12 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -229,4 +232,51 @@ func TestClientCredentialsDiscoveryErrors(t *testing.T) {
 	if _, err = c.Token(ctx, TokenRequest{}); err == nil || !strings.Contains(err.Error(), "issuer discovery") {
 		t.Errorf("issuer down: %v", err)
 	}
+}
+
+// TestClientCredentialsCloseLeavesNoGoroutine: after Close, no connection
+// to the issuer (HTTP/1.1 or HTTP/2) keeps a goroutine running.
+func TestClientCredentialsCloseLeavesNoGoroutine(t *testing.T) {
+	is := newTestIssuer(t)
+	// Discovery over HTTP/2; its token endpoint is the issuer's HTTP/1.1 one.
+	var h2 *httptest.Server
+	var sawH2 atomic.Bool
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /.well-known/openid-configuration", func(w http.ResponseWriter, r *http.Request) {
+		sawH2.Store(r.ProtoMajor == 2)
+		fmt.Fprintf(w, `{"issuer":%q,"token_endpoint":%q}`, h2.URL, is.srv.URL+"/token")
+	})
+	h2 = httptest.NewUnstartedServer(mux)
+	h2.EnableHTTP2 = true
+	h2.StartTLS()
+	t.Cleanup(h2.Close)
+	c := is.client(t)
+	c.Issuer = h2.URL
+	var _ io.Closer = c
+	before := runtime.NumGoroutine()
+	if _, err := c.Token(ctxT(t), TokenRequest{Scopes: []string{"storage.read:/a"}, Audience: "https://localhost:1"}); err != nil {
+		t.Fatal(err)
+	}
+	if !sawH2.Load() {
+		t.Error("discovery did not use HTTP/2")
+	}
+	if n := runtime.NumGoroutine(); n <= before {
+		t.Fatalf("no connection goroutines after a token request (%d before, %d after): the test proves nothing", before, n)
+	}
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(3 * time.Second)
+	for runtime.NumGoroutine() > before && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if n := runtime.NumGoroutine(); n > before {
+		buf := make([]byte, 1<<16)
+		t.Errorf("%d goroutines left after Close (%d before):\n%s", n-before, before, buf[:runtime.Stack(buf, true)])
+	}
+	// Still usable: the cached token, then a new connection for a new key.
+	if _, err := c.Token(ctxT(t), TokenRequest{Scopes: []string{"storage.read:/b"}, Audience: "https://localhost:1"}); err != nil {
+		t.Errorf("after Close: %v", err)
+	}
+	c.Close()
 }

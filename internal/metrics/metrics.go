@@ -1,22 +1,21 @@
 // Package metrics declares gridprobe's Prometheus metrics (names from
 // DESIGN.md) and writes them in the text exposition format 0.0.4.
 //
-// Check metrics come from a custom collector over a snapshot of the latest
-// results rather than from GaugeVecs: a service removed by a config reload
-// then disappears from the exposition without anyone deleting label sets,
-// and the on-demand /probe endpoint reuses the same collector over one run's
-// results in its own registry. Labels are fixed identifiers only (site,
-// service, protocol, check, credential, vo): never a detail text, a DN, a
-// token or a path.
+// Check metrics come from a snapshot of the latest results taken at every
+// scrape rather than from GaugeVecs: a service removed by a config reload
+// then disappears from the exposition without anyone deleting label sets.
+// /metrics writes that snapshot directly as text (WriteChecks, for speed
+// with thousands of sites) next to the registry's other collectors; the
+// on-demand /probe endpoint puts the same families through a
+// CheckCollector in its own registry. Labels are fixed identifiers only
+// (site, service, protocol, check, credential, vo): never a detail text, a
+// DN, a token or a path.
 package metrics
 
 import (
-	"fmt"
-	"net/http"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/common/expfmt"
 
 	"github.com/gridprobe/gridprobe/internal/engine"
 )
@@ -62,82 +61,45 @@ type Entry struct {
 func Success(s engine.State) bool { return s == engine.OK || s == engine.Warning }
 
 // CheckCollector exports the per-check metrics of a snapshot of entries,
-// taken at every scrape.
+// taken at every scrape, through a prometheus.Registry. It suits small
+// snapshots (the on-demand /probe endpoint); /metrics writes the snapshot
+// directly with WriteChecks (see Handler), which is the same exposition
+// without the registry's cost.
 type CheckCollector struct {
-	snapshot                                      func() []Entry
-	state, success, duration, lastRun, lastChange *prometheus.Desc
+	snapshot func() []Entry
+	descs    []*prometheus.Desc // one per checkFamilies entry
 }
 
 // NewCheckCollector returns a collector over snapshot, which must be safe
 // for concurrent use and return each (site, service, check, credential) at
 // most once.
 func NewCheckCollector(snapshot func() []Entry) *CheckCollector {
-	d := func(name, help string) *prometheus.Desc {
-		return prometheus.NewDesc(name, help, CheckLabels, nil)
+	c := &CheckCollector{snapshot: snapshot}
+	for _, f := range checkFamilies {
+		c.descs = append(c.descs, prometheus.NewDesc(f.name, f.help, CheckLabels, nil))
 	}
-	return &CheckCollector{
-		snapshot:   snapshot,
-		state:      d(CheckState, "Nagios state of the check's latest run: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN."),
-		success:    d(CheckSuccess, "1 if the check's latest run was OK or WARNING, else 0."),
-		duration:   d(CheckDuration, "How long the check's latest run took."),
-		lastRun:    d(CheckLastRun, "When the check's latest run started (Unix seconds)."),
-		lastChange: d(CheckLastChange, "When the check entered its current state (Unix seconds); time() minus this is the time in state."),
-	}
+	return c
 }
 
 // Describe implements prometheus.Collector.
 func (c *CheckCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.state, c.success, c.duration, c.lastRun, c.lastChange} {
+	for _, d := range c.descs {
 		ch <- d
 	}
 }
 
 // Collect implements prometheus.Collector.
 func (c *CheckCollector) Collect(ch chan<- prometheus.Metric) {
-	for _, e := range c.snapshot() {
+	entries := c.snapshot()
+	for i := range entries {
+		e := &entries[i]
 		lv := []string{e.Site, e.Service, e.Protocol, e.Check, e.Credential, e.VO}
-		success := 0.0
-		if Success(e.State) {
-			success = 1
-		}
-		ch <- prometheus.MustNewConstMetric(c.state, prometheus.GaugeValue, float64(e.State), lv...)
-		ch <- prometheus.MustNewConstMetric(c.success, prometheus.GaugeValue, success, lv...)
-		ch <- prometheus.MustNewConstMetric(c.duration, prometheus.GaugeValue, e.Duration.Seconds(), lv...)
-		if !e.Start.IsZero() {
-			ch <- prometheus.MustNewConstMetric(c.lastRun, prometheus.GaugeValue, unixSeconds(e.Start), lv...)
-		}
-		if !e.LastChange.IsZero() {
-			ch <- prometheus.MustNewConstMetric(c.lastChange, prometheus.GaugeValue, unixSeconds(e.LastChange), lv...)
+		for j, f := range checkFamilies {
+			if v, ok := f.value(e); ok {
+				ch <- prometheus.MustNewConstMetric(c.descs[j], prometheus.GaugeValue, v, lv...)
+			}
 		}
 	}
 }
 
 func unixSeconds(t time.Time) float64 { return float64(t.UnixNano()) / 1e9 }
-
-// ContentType is what Handler and Write serve: the text format 0.0.4, which
-// every Prometheus version accepts.
-const ContentType = string(expfmt.FmtText)
-
-// Write gathers g and writes the text exposition to w.
-func Write(w http.ResponseWriter, g prometheus.Gatherer) {
-	mfs, err := g.Gather()
-	if err != nil && len(mfs) == 0 {
-		http.Error(w, fmt.Sprintf("gathering metrics: %v", err), http.StatusInternalServerError)
-		return
-	}
-	w.Header().Set("Content-Type", ContentType)
-	enc := expfmt.NewEncoder(w, expfmt.FmtText)
-	for _, mf := range mfs {
-		if err := enc.Encode(mf); err != nil {
-			return // the client went away; nothing useful left to say
-		}
-	}
-}
-
-// Handler serves g as text exposition 0.0.4. promhttp is not used because
-// it negotiates the format (OpenMetrics, protobuf, escaping parameters) from
-// the Accept header; the probe always answers in the one format that every
-// Prometheus and promtool accept.
-func Handler(g prometheus.Gatherer) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { Write(w, g) })
-}

@@ -114,8 +114,9 @@ func New(opts Options) (*Server, error) {
 		n = 1
 	}
 	s.sem = make(chan struct{}, n)
+	// The per-check families are not in the registry: /metrics writes them
+	// straight from s.snapshot (metrics.Handler).
 	s.reg.MustRegister(
-		metrics.NewCheckCollector(s.snapshot),
 		metrics.NewCredentials(s.tokenSource, s.proxyFiles),
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
@@ -124,7 +125,8 @@ func New(opts Options) (*Server, error) {
 	return s, nil
 }
 
-// Registry is the registry /metrics serves (tests, extra collectors).
+// Registry is the registry /metrics serves next to the per-check
+// families of the snapshot (tests, extra collectors).
 func (s *Server) Registry() *prometheus.Registry { return s.reg }
 
 // Run starts the schedule and blocks until ctx is cancelled and every run

@@ -272,7 +272,7 @@ func (s *svc) writeCycle(ctx context.Context, env *engine.Env, w writeCreds, p s
 	if !bytes.Equal(got, data) {
 		return engine.Critf("read-back of %s returned %d bytes that differ from the %d uploaded", p, len(got), len(data))
 	}
-	if _, _, err := w.c.call(ctx, http.MethodDelete, p, w.del, nil, nil, 200, 204); err != nil {
+	if err := s.deleteNow(ctx, p, w.c.checkDelete(w.del)); err != nil {
 		return failed(w.label, "delete", p, w.delWhy, err)
 	}
 	if err := gone(ctx, w.c, w.rd, p); err != nil {
@@ -383,10 +383,10 @@ func (s *svc) dirCycle(ctx context.Context, env *engine.Env, d dirCreds, dir, fi
 			return engine.Critf("%s", msg)
 		}
 	}
-	if _, _, err := d.c.call(ctx, http.MethodDelete, file, d.del, nil, nil, 200, 204); err != nil {
+	if err := s.deleteNow(ctx, file, d.c.checkDelete(d.del)); err != nil {
 		return failed(d.label, "delete", file, d.delWhy, err)
 	}
-	if _, _, err := d.c.call(ctx, http.MethodDelete, dir, d.del, nil, nil, 200, 204); err != nil {
+	if err := s.deleteNow(ctx, dir, d.c.checkDelete(d.del)); err != nil {
 		return failed(d.label, "delete of the collection", dir, d.delWhy, err)
 	}
 	if listWarn != "" {

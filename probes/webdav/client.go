@@ -209,6 +209,16 @@ func asHTTP(err error) (*HTTPError, bool) {
 	return he, ok
 }
 
+// checkDelete returns a check's own DELETE, used through
+// probe.Scratch.Delete: any answer but 200 or 204 (404 included) is an
+// error.
+func (c *client) checkDelete(tok *cred.Token) func(ctx context.Context, p string) error {
+	return func(ctx context.Context, p string) error {
+		_, _, err := c.call(ctx, http.MethodDelete, p, tok, nil, nil, 200, 204)
+		return err
+	}
+}
+
 // deleteFunc returns the DELETE used through probe.Scratch.Delete: a
 // missing object counts as deleted (cleanups are idempotent).
 func (c *client) deleteFunc(tok *cred.Token) func(ctx context.Context, p string) error {

@@ -58,6 +58,8 @@ type svc struct {
 	clients    map[string]*client
 	proxies    map[string]*cred.Proxy
 	dirCleanup sync.Once
+	// deleted: objects the checks removed themselves (no cleanup needed).
+	deleted deletedSet
 }
 
 // New builds the WebDAV service of a target: its ordered checks with their
@@ -215,14 +217,21 @@ func (s *svc) mkScratch(ctx context.Context, env *engine.Env, c *client, tok *cr
 
 // cleanup registers the removal of p (inside the scratch area) before the
 // check creates it, so an object created by a request that then failed or
-// timed out is removed too.
+// timed out is removed too. Once the check deleted p itself (deleteNow),
+// the cleanup does nothing.
 func (s *svc) cleanup(env *engine.Env, p string, tokenFirst bool) {
-	env.Cleanup(p, func(ctx context.Context) error { return s.remove(ctx, p, tokenFirst) })
+	s.deleted.set(p, false) // p is about to be created (again)
+	env.Cleanup(p, func(ctx context.Context) error {
+		if s.deleted.has(p) {
+			return nil
+		}
+		return s.remove(ctx, p, tokenFirst)
+	})
 }
 
 // remove deletes p through the scratch guard with the first credential that
-// may: the proxy and a storage.modify token (in the order asked), then a
-// storage.read+storage.modify token (servers that stat before deleting, see
+// may: the proxy and a storage.modify token for the scratch area (in the
+// order asked), then a storage.read+storage.modify token (servers that stat before deleting, see
 // KNOWN_ISSUES.md). A missing object counts as removed.
 func (s *svc) remove(ctx context.Context, p string, tokenFirst bool) error {
 	if err := s.scratch.Check(p); err != nil {
@@ -248,11 +257,14 @@ func (s *svc) remove(ctx context.Context, p string, tokenFirst bool) error {
 			return s.scratch.Delete(ctx, p, c.deleteFunc(tok))
 		}
 	}
-	ways := []func() error{viaProxy, viaToken(modify(p))}
+	// Tokens for the whole scratch area: one (cached) token serves every
+	// cleanup of the service.
+	area := s.scratch.Dir()
+	ways := []func() error{viaProxy, viaToken(modify(area))}
 	if tokenFirst {
 		ways[0], ways[1] = ways[1], ways[0]
 	}
-	ways = append(ways, viaToken(read(p), modify(p)))
+	ways = append(ways, viaToken(read(area), modify(area)))
 	var errs []error
 	for _, w := range ways {
 		err := w()

@@ -211,15 +211,16 @@ func (s *svc) federation(ctx context.Context) engine.Outcome {
 		return engine.Critf("redirector %s located %s on no online data server (answer: %v)", fed, ref.Path, locs)
 	}
 	start := time.Now()
-	data, servedBy, err := sess.ReadFile(ctx, ref.Path, maxRead)
+	h := adler32.New()
+	n, servedBy, err := streamRead(ctx, sess, ref.Path, maxRead, h)
 	took := time.Since(start)
 	if err != nil {
 		return failure("reading %s through the redirector %s (located at %s) failed: %s", err, ref.Path, fed, strings.Join(located, ","))
 	}
-	sum := fmt.Sprintf("%08x", adler32.Checksum(data))
+	sum := fmt.Sprintf("%08x", h.Sum32())
 	switch {
-	case ref.Size >= 0 && int64(len(data)) != ref.Size:
-		return engine.Critf("read %d bytes of %s via %s from %s, configured size %d", len(data), ref.Path, fed, servedBy, ref.Size)
+	case ref.Size >= 0 && n != ref.Size:
+		return engine.Critf("read %d bytes of %s via %s from %s, configured size %d", n, ref.Path, fed, servedBy, ref.Size)
 	case ref.Adler32 != "" && !strings.EqualFold(sum, ref.Adler32):
 		return engine.Critf("read %s via %s from %s with adler32 %s, configured %s", ref.Path, fed, servedBy, sum, ref.Adler32)
 	}
@@ -227,7 +228,7 @@ func (s *svc) federation(ctx context.Context) engine.Outcome {
 	redirected := len(hops) > 0
 	mu.Unlock()
 	detail := fmt.Sprintf("%s %s located %s at %s and sent the read to %s: %d B, adler32 %s, %.3fs", role, fed, ref.Path,
-		strings.Join(located, ","), servedBy, len(data), sum, took.Seconds())
+		strings.Join(located, ","), servedBy, n, sum, took.Seconds())
 	var o engine.Outcome
 	switch {
 	case !redirected:

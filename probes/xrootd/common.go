@@ -1,7 +1,6 @@
 package xrootd
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"errors"
@@ -152,17 +151,18 @@ func (s *svc) verifyRead(ctx context.Context, c *conn) engine.Outcome {
 		return failure("stat %s with the %s failed: %s", err, ref.Path, c.who)
 	}
 	start := time.Now()
-	data, servedBy, err := c.ReadFile(ctx, ref.Path)
+	h := adler32.New()
+	n, servedBy, err := c.StreamRead(ctx, ref.Path, h)
 	took := time.Since(start)
 	if err != nil {
 		return failure("reading %s with the %s failed: %s", err, ref.Path, c.who)
 	}
-	sum := fmt.Sprintf("%08x", adler32.Checksum(data))
+	sum := fmt.Sprintf("%08x", h.Sum32())
 	switch {
-	case int64(len(data)) != st.Size:
-		return engine.Critf("read %d bytes of %s but stat says %d", len(data), ref.Path, st.Size)
-	case ref.Size >= 0 && int64(len(data)) != ref.Size:
-		return engine.Critf("%s has %d bytes, configured size is %d", ref.Path, len(data), ref.Size)
+	case n != st.Size:
+		return engine.Critf("read %d bytes of %s but stat says %d", n, ref.Path, st.Size)
+	case ref.Size >= 0 && n != ref.Size:
+		return engine.Critf("%s has %d bytes, configured size is %d", ref.Path, n, ref.Size)
 	case ref.Adler32 != "" && !strings.EqualFold(sum, ref.Adler32):
 		return engine.Critf("%s read with adler32 %s, configured %s (content differs)", ref.Path, sum, ref.Adler32)
 	}
@@ -171,9 +171,9 @@ func (s *svc) verifyRead(ctx context.Context, c *conn) engine.Outcome {
 		return server
 	}
 	o := engine.Okf("read %s with the %s from %s: %d B, adler32 %s%s; %s; in %.3fs",
-		ref.Path, c.who, servedBy, len(data), sum, map[bool]string{true: " (as configured)", false: ""}[ref.Adler32 != ""],
+		ref.Path, c.who, servedBy, n, sum, map[bool]string{true: " (as configured)", false: ""}[ref.Adler32 != ""],
 		server.Detail, took.Seconds())
-	o.Perf = []engine.Perf{{Label: "read_time", Value: took.Seconds(), Unit: "s"}, {Label: "size", Value: float64(len(data)), Unit: "B"}}
+	o.Perf = []engine.Perf{{Label: "read_time", Value: took.Seconds(), Unit: "s"}, {Label: "size", Value: float64(n), Unit: "B"}}
 	return o
 }
 
@@ -238,18 +238,18 @@ func (s *svc) writeCycle(ctx context.Context, env *engine.Env, w cycleCreds, p s
 	if st.Size != int64(len(data)) {
 		return engine.Critf("wrote %d bytes to %s, stat says %d", len(data), p, st.Size)
 	}
-	back, _, err := w.read.ReadFile(ctx, p)
-	if err != nil {
+	back := &sameContent{want: data}
+	if _, _, err := w.read.StreamRead(ctx, p, back); err != nil {
 		return failure("reading back %s with the %s failed: %s", err, p, w.read.who)
 	}
-	if !bytes.Equal(back, data) {
-		return engine.Critf("read back %d bytes of %s that differ from the %d written", len(back), p, len(data))
+	if !back.equal() {
+		return engine.Critf("read back %d bytes of %s that differ from the %d written", back.n, p, len(data))
 	}
 	server := s.serverChecksum(ctx, w.read, p, sum)
 	if server.State != engine.OK {
 		return server
 	}
-	if err := s.scratch.Delete(ctx, p, func(ctx context.Context, p string) error { return w.del.Rm(ctx, p) }); err != nil {
+	if err := s.deleteNow(ctx, p, func(ctx context.Context, p string) error { return w.del.Rm(ctx, p) }); err != nil {
 		return failure("deleting %s with the %s failed: %s"+w.delWhy, err, p, w.del.who)
 	}
 	if _, err := w.read.Stat(ctx, p); !xrd.IsNotFound(err) {
@@ -305,10 +305,10 @@ func (s *svc) dirCycle(ctx context.Context, env *engine.Env, d cycleCreds, dir, 
 			return d.del.Rm(ctx, p)
 		}
 	}
-	if err := s.scratch.Delete(ctx, file, del(false)); err != nil {
+	if err := s.deleteNow(ctx, file, del(false)); err != nil {
 		return failure("deleting %s with the %s failed: %s"+d.delWhy, err, file, d.del.who)
 	}
-	if err := s.scratch.Delete(ctx, dir, del(true)); err != nil {
+	if err := s.deleteNow(ctx, dir, del(true)); err != nil {
 		return failure("rmdir %s with the %s failed: %s"+d.delWhy, err, dir, d.del.who)
 	}
 	if _, err := d.read.Stat(ctx, dir); err == nil {

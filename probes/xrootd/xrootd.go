@@ -66,6 +66,8 @@ type svc struct {
 	sessions map[string]*xrd.Session
 	// scratchCleanup registers the removal of the scratch dir once.
 	scratchCleanup sync.Once
+	// deleted: objects the checks removed themselves (no cleanup needed).
+	deleted deletedSet
 }
 
 // New builds the XRootD service of a target: its ordered checks with their
@@ -432,14 +434,21 @@ func (s *svc) ensureScratch(ctx context.Context, env *engine.Env, c *conn) error
 
 // cleanup registers the removal of p (inside the scratch area) before the
 // check creates it, so an object created by a request that then failed or
-// timed out is removed too.
+// timed out is removed too. Once the check deleted p itself (deleteNow),
+// the cleanup does nothing.
 func (s *svc) cleanup(env *engine.Env, p string, dir, tokenFirst bool) {
-	env.Cleanup(p, func(ctx context.Context) error { return s.remove(ctx, p, dir, tokenFirst) })
+	s.deleted.set(p, false) // p is about to be created (again)
+	env.Cleanup(p, func(ctx context.Context) error {
+		if s.deleted.has(p) {
+			return nil
+		}
+		return s.remove(ctx, p, dir, tokenFirst)
+	})
 }
 
 // remove deletes p (rm, or rmdir when dir) through the scratch guard with
 // the first credential that may: the proxy over GSI and a storage.modify
-// token over ztn, in the order asked. A missing object counts as removed.
+// token for the scratch area over ztn, in the order asked. A missing object counts as removed.
 func (s *svc) remove(ctx context.Context, p string, dir, tokenFirst bool) error {
 	if err := s.scratch.Check(p); err != nil {
 		return err
@@ -466,7 +475,9 @@ func (s *svc) remove(ctx context.Context, p string, dir, tokenFirst bool) error 
 		return s.scratch.Delete(ctx, p, del(c))
 	}
 	viaToken := func() error {
-		c, _, err := s.tokenConn(ctx, s.aud, modify(p))
+		// One storage.modify token and ztn session for the whole scratch
+		// area serves every cleanup of the service.
+		c, _, err := s.tokenConn(ctx, s.aud, modify(s.scratch.Dir()))
 		if err != nil {
 			return err
 		}
