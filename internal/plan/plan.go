@@ -107,7 +107,13 @@ func BuildService(cfg *config.Config, cs *config.Site, sv *config.Service, opt O
 	if !ok {
 		return nil, fmt.Errorf("no probe for service type %q", sv.Type)
 	}
-	svc, err := b(probe.Target{Config: cfg, Site: cs, Service: sv, RunID: opt.RunID, Creds: opt.Creds})
+	// Each service writes below its own id: a site's services run side by
+	// side and may share a write_dir.
+	runID, err := probe.ServiceRunID(opt.RunID, sv.Type+" "+sv.URL.String())
+	if err != nil {
+		return nil, err
+	}
+	svc, err := b(probe.Target{Config: cfg, Site: cs, Service: sv, RunID: runID, Creds: opt.Creds})
 	if err != nil {
 		return nil, fmt.Errorf("site %s service %s: %w", cs.Name, sv.RawURL, err)
 	}

@@ -2,6 +2,8 @@ package probe
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"path"
 	"regexp"
@@ -11,6 +13,19 @@ import (
 // runIDPattern is the shape engine.NewRunID produces; a scratch area is
 // only ever a directory with such a name directly below write_dir.
 var runIDPattern = regexp.MustCompile(`^gp-[0-9]{8}T[0-9]{6}Z-[0-9a-f]{12}$`)
+
+// ServiceRunID derives, from a round's run id, the id under which one
+// service of the round keeps its scratch area. Services of a site run side
+// by side and often share a write_dir (WebDAV and XRootD on one SE), so
+// each gets its own area; the derived id keeps the run-id shape (and the
+// round's start time) so leftover finders recognise it.
+func ServiceRunID(runID, service string) (string, error) {
+	if !runIDPattern.MatchString(runID) {
+		return "", fmt.Errorf("scratch: %q is not a gridprobe run id", runID)
+	}
+	sum := sha256.Sum256([]byte(runID + "\x00" + service))
+	return runID[:len(runID)-12] + hex.EncodeToString(sum[:6]), nil
+}
 
 // Scratch is a run's scratch area on a storage endpoint:
 // <write_dir>/<run id>/. It is the only place the probe writes, and the only

@@ -123,3 +123,23 @@ func mustOut(t *testing.T, name string, args ...string) string {
 	}
 	return string(out)
 }
+
+func TestServiceRunIDSeparatesServices(t *testing.T) {
+	web, err := ServiceRunID(runID, "webdav https://se.example:443")
+	if err != nil {
+		t.Fatal(err)
+	}
+	xrd, _ := ServiceRunID(runID, "xrootd roots://se.example:1094")
+	again, _ := ServiceRunID(runID, "webdav https://se.example:443")
+	if web == xrd || web != again || !strings.HasPrefix(web, runID[:len(runID)-12]) {
+		t.Fatalf("ids %s %s %s", web, xrd, again)
+	}
+	for _, id := range []string{web, xrd} {
+		if _, err := NewScratch("/testvo/gridprobe", id); err != nil {
+			t.Fatalf("derived id %s is not a run id: %v", id, err)
+		}
+	}
+	if _, err := ServiceRunID("../x", "s"); err == nil {
+		t.Fatal("bad run id accepted")
+	}
+}
