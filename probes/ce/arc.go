@@ -380,6 +380,10 @@ func (s *arcSvc) tknAccess(ctx context.Context) engine.Outcome {
 			var he *httpError
 			errors.As(err, &he)
 			v.refused(bt, strconv.Itoa(he.Code))
+		case deniedAsServerError(err):
+			var he *httpError
+			errors.As(err, &he)
+			v.refusedAsError(bt, strconv.Itoa(he.Code))
 		default:
 			v.noAnswer(bt, err)
 		}

@@ -73,6 +73,19 @@ func isDenied(err error) bool {
 	return errors.As(err, &he) && he.denied()
 }
 
+// arexAuthzReason is the reason phrase A-REX gives every authorization
+// failure (no credential, a refused token, an unmapped proxy).
+const arexAuthzReason = "User can't be assigned configuration"
+
+// deniedAsServerError reports A-REX's authorization failure sent with a
+// 5xx status: A-REX 7.0 answers "500 User can't be assigned
+// configuration" where 6.17 answers 403. The request was refused, but a
+// client sees a server fault, not a refusal.
+func deniedAsServerError(err error) bool {
+	var he *httpError
+	return errors.As(err, &he) && he.Code >= 500 && strings.Contains(he.Status, arexAuthzReason)
+}
+
 func isNotFound(err error) bool {
 	var he *httpError
 	return errors.As(err, &he) && he.Code == http.StatusNotFound

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -126,6 +127,13 @@ func shortAge(d time.Duration) string {
 // verdicts collects what the CE did with each bad token.
 type verdicts struct {
 	ok, broken, soft, unclear []string
+	// asError: refused, but signalled as a server error (5xx) instead of
+	// 401/403, so clients and monitoring cannot tell it from a fault.
+	asError []string
+}
+
+func (v *verdicts) refusedAsError(bt badToken, how string) {
+	v.asError = append(v.asError, fmt.Sprintf("%s (%s)", bt.name, how))
 }
 
 func (v *verdicts) refused(bt badToken, how string) {
@@ -145,7 +153,7 @@ func (v *verdicts) noAnswer(bt badToken, err error) {
 }
 
 func (v *verdicts) outcome(notes []string) engine.Outcome {
-	n := len(v.ok) + len(v.broken) + len(v.soft) + len(v.unclear)
+	n := len(v.ok) + len(v.broken) + len(v.soft) + len(v.unclear) + len(v.asError)
 	tail := ""
 	if len(notes) > 0 {
 		tail = "; " + strings.Join(notes, "; ")
@@ -153,9 +161,15 @@ func (v *verdicts) outcome(notes []string) engine.Outcome {
 	switch {
 	case len(v.broken) > 0 || len(v.unclear) > 0:
 		bad := append(append([]string{}, v.broken...), v.unclear...)
-		return engine.Critf("%d of %d bad tokens not refused: %s; refused: %s%s", len(bad), n, strings.Join(bad, "; "), orNone(v.ok), tail)
-	case len(v.soft) > 0:
-		return engine.Warnf("%s; refused: %s%s", strings.Join(v.soft, "; "), orNone(v.ok), tail)
+		return engine.Critf("%d of %d bad tokens not refused: %s; refused: %s%s", len(bad), n, strings.Join(bad, "; "), orNone(slices.Concat(v.ok, v.asError)), tail)
+	case len(v.soft) > 0 || len(v.asError) > 0:
+		var warn []string
+		if len(v.asError) > 0 {
+			warn = append(warn, fmt.Sprintf("%d of %d bad tokens refused with a server error instead of 401/403 (RFC 6750 §3.1; clients retry or report a fault): %s",
+				len(v.asError), n, strings.Join(v.asError, ", ")))
+		}
+		warn = append(warn, v.soft...)
+		return engine.Warnf("%s; refused: %s%s", strings.Join(warn, "; "), orNone(v.ok), tail)
 	}
 	return engine.Okf("all %d bad tokens refused: %s%s", len(v.ok), strings.Join(v.ok, ", "), tail)
 }

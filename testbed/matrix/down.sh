@@ -1,24 +1,58 @@
 #!/usr/bin/env bash
-# down.sh [--quiet] [RELEASE...] — stop the version-matrix storage elements that up.sh started (by the
-# PID in each release's pid file; nothing else is touched). Default: every release with state.
+# down.sh [--quiet] [WHAT...] — stop the version-matrix servers that up.sh started (by the PID in each
+# server's pid file, checked against the program name; nothing else is touched). WHAT is a release
+# (every server of it: trixie), or product/release (xrootd/trixie, arc/trixie, condor/sid).
+# Default: every server with state. The testbed's own SE and CEs are never touched.
 set -euo pipefail
 TB=${GRIDPROBE_TESTBED:-/tmp/gridprobe-testbed}
 MX="$TB/matrix"
 QUIET=0
 [ "${1:-}" = --quiet ] && { QUIET=1; shift; }
-RELS=("$@")
-if [ ${#RELS[@]} -eq 0 ]; then
-	for d in "$MX"/*/run; do [ -d "$d" ] && RELS+=("$(basename "$(dirname "$d")")"); done
+say() { [ "$QUIET" = 1 ] || echo "matrix: $*"; }
+ours() { # pid program: alive and running that program (guards against recycled PIDs)
+	[ -r "/proc/$1/cmdline" ] || return 1
+	tr "\\0" "\\n" <"/proc/$1/cmdline" 2>/dev/null | head -3 | grep -q "$2"
+}
+# stop NAME PROGRAM PIDFILE...: TERM, wait up to 15 s, then KILL.
+stop() {
+	local name=$1 prog=$2 f pid pids=() i left
+	shift 2
+	for f in "$@"; do
+		[ -s "$f" ] || continue
+		pid=$(cat "$f")
+		if [[ $pid =~ ^[0-9]+$ ]] && ours "$pid" "$prog"; then
+			kill -TERM "$pid" 2>/dev/null || true
+			pids+=("$pid")
+		fi
+		rm -f "$f"
+	done
+	[ ${#pids[@]} -gt 0 ] || return 0
+	for ((i = 0; i < 300; i++)); do
+		left=0
+		for pid in "${pids[@]}"; do ours "$pid" "$prog" && left=1; done
+		[ "$left" = 0 ] && break
+		sleep 0.05
+	done
+	for pid in "${pids[@]}"; do ours "$pid" "$prog" && kill -KILL "$pid" 2>/dev/null || true; done
+	say "stopped $name (pid ${pids[*]})"
+}
+stop_one() { # product release
+	case $1 in
+	xrootd) stop "xrootd $2" xrootd "$MX/$2/run/xrootd.pid" ;;
+	arc) stop "ARC $2" arched "$MX/arc-$2/run/arched-arex-ws.pid" "$MX/arc-$2/run/arched-arex.pid" ;;
+	condor) stop "HTCondor $2" condor_master "$MX/condor-$2/master.pid" ;;
+	*) echo "down.sh: unknown product $1" >&2; exit 2 ;;
+	esac
+}
+WHAT=("$@")
+if [ ${#WHAT[@]} -eq 0 ]; then
+	for d in "$MX"/*/run/xrootd.pid; do [ -e "$d" ] && WHAT+=("xrootd/$(basename "$(dirname "$(dirname "$d")")")"); done
+	for d in "$MX"/arc-*/run; do [ -d "$d" ] && { b=$(basename "$(dirname "$d")"); WHAT+=("arc/${b#arc-}"); }; done
+	for d in "$MX"/condor-*/master.pid; do [ -e "$d" ] && { b=$(basename "$(dirname "$d")"); WHAT+=("condor/${b#condor-}"); }; done
 fi
-for r in "${RELS[@]}"; do
-	f="$MX/$r/run/xrootd.pid"
-	[ -s "$f" ] || continue
-	pid=$(cat "$f")
-	if kill -0 "$pid" 2>/dev/null && grep -q xrootd "/proc/$pid/comm" 2>/dev/null; then
-		kill -TERM "$pid" 2>/dev/null || true
-		for ((i = 0; i < 100; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
-		kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null || true
-		[ "$QUIET" = 1 ] || echo "matrix: stopped $r (pid $pid)"
-	fi
-	rm -f "$f"
+for w in "${WHAT[@]}"; do
+	case $w in
+	*/*) stop_one "${w%%/*}" "${w#*/}" ;;
+	*) for p in xrootd arc condor; do stop_one "$p" "$w"; done ;;
+	esac
 done

@@ -1,6 +1,7 @@
 // Package matrix turns one round of probe results against several server
 // releases into the version matrix (rows = checks, columns = releases,
-// cells = Nagios state) and, with a small annotations file, into the
+// cells = Nagios state; one matrix per product: the storage element, ARC-CE,
+// HTCondor-CE, since each product has its own releases) and, with a small annotations file, into the
 // known-issues table: one row per non-OK cell saying what the server does
 // wrong, which WLCG rule that breaks and whether a site can work around it.
 //
@@ -24,10 +25,32 @@ import (
 	"github.com/gridprobe/gridprobe/internal/engine"
 )
 
+// Products, in report order: the storage element (XRootD, probed over
+// WebDAV and root://), ARC-CE and HTCondor-CE.
+const (
+	ProductXRootD   = "xrootd"
+	ProductARC      = "arc"
+	ProductHTCondor = "condor"
+)
+
+// ProductTitle names a product and the package its version is of.
+func ProductTitle(p string) (title, pkg string) {
+	switch p {
+	case ProductXRootD:
+		return "Storage element (XRootD)", "xrootd-server"
+	case ProductARC:
+		return "ARC-CE (A-REX)", "nordugrid-arc-arex"
+	case ProductHTCondor:
+		return "HTCondor-CE (HTCondor)", "minicondor"
+	}
+	return p, p
+}
+
 // Release is one column: a server release under test.
 type Release struct {
-	Name      string // bookworm, trixie, sid
-	Version   string // the xrootd-server package version, e.g. 5.8.1-1
+	Product   string // xrootd, arc, condor
+	Name      string // the Debian release it comes from: bookworm, trixie, sid
+	Version   string // the product's package version, e.g. 5.8.1-1
 	Site      string // the site name its results carry
 	StartupMS string // server start-up time in ms, "-" when not started by the matrix
 }
@@ -80,7 +103,7 @@ func New(releases []Release, results []engine.Result) *Matrix {
 		m.cells[rel][row] = Cell{Release: rel, Row: row, State: res.State, Detail: res.Detail}
 	}
 	// Stable: protocol order, then first-seen order (catalogue order) within a protocol.
-	order := map[string]int{"webdav": 0, "xrootd": 1}
+	order := map[string]int{"webdav": 0, "xrootd": 1, "arc-ce": 2, "htcondor-ce": 3}
 	slices.SortStableFunc(rows, func(a, b Row) int {
 		oa, okA := order[a.Protocol]
 		ob, okB := order[b.Protocol]
@@ -95,6 +118,9 @@ func New(releases []Release, results []engine.Result) *Matrix {
 	m.Rows = rows
 	return m
 }
+
+// Label is a release's column label: name and short version.
+func (m *Matrix) Label(release string) string { return m.releaseLabel(release) }
 
 // Cell returns the cell of a release and row; ok is false when that check
 // did not run against the release (not configured there).
@@ -327,6 +353,9 @@ type Issue struct {
 	// Derived is set for cells explained by another cell of the same
 	// release: a prerequisite that failed, or the summary.
 	Derived string
+	// Label is the cell's release as its matrix labels it (name and
+	// version), so issues of several matrices can share one table.
+	Label string
 }
 
 // Explain matches every non-OK cell against the annotations. It returns
@@ -337,7 +366,7 @@ type Issue struct {
 func Explain(m *Matrix, anns []*Annotation) (issues []Issue, stale []string) {
 	used := map[string]bool{}
 	for _, c := range m.NonOK() {
-		is := Issue{Cell: c}
+		is := Issue{Cell: c, Label: m.releaseLabel(c.Release)}
 		switch {
 		case c.Row.Check == engine.SummaryID:
 			is.Derived = "worst state of the service's checks"
@@ -363,6 +392,26 @@ func Explain(m *Matrix, anns []*Annotation) (issues []Issue, stale []string) {
 	return issues, stale
 }
 
+// ExplainAll explains the cells of several matrices (one per product) with
+// one annotations list: the issues of every matrix in order, and the ids of
+// annotations that matched no cell in any of them.
+func ExplainAll(ms []*Matrix, anns []*Annotation) (issues []Issue, stale []string) {
+	unused := map[string]int{}
+	for _, m := range ms {
+		is, st := Explain(m, anns)
+		issues = append(issues, is...)
+		for _, id := range st {
+			unused[id]++
+		}
+	}
+	for _, a := range anns {
+		if unused[a.ID] == len(ms) {
+			stale = append(stale, a.ID)
+		}
+	}
+	return issues, stale
+}
+
 // Unexplained returns the issues that are neither annotated nor derived.
 func Unexplained(issues []Issue) []Issue {
 	var out []Issue
@@ -378,7 +427,7 @@ func Unexplained(issues []Issue) []Issue {
 // annotated non-OK cell (cells sharing an annotation are merged into one
 // row listing their releases), then the unexplained cells. Derived cells
 // are left out: their cause is another row.
-func WriteKnownIssues(w io.Writer, m *Matrix, issues []Issue) error {
+func WriteKnownIssues(w io.Writer, issues []Issue) error {
 	var b strings.Builder
 	b.WriteString("| release | check | state | what the server does wrong | WLCG rule broken | site workaround |\n")
 	b.WriteString("|---|---|---|---|---|---|\n")
@@ -399,7 +448,7 @@ func WriteKnownIssues(w io.Writer, m *Matrix, issues []Issue) error {
 			order = append(order, k)
 			byKey[k] = is.Annotation
 		}
-		rels[k] = append(rels[k], m.releaseLabel(is.Cell.Release))
+		rels[k] = append(rels[k], is.Label)
 		if s := is.Cell.State.String(); !slices.Contains(states[k], s) {
 			states[k] = append(states[k], s)
 		}
@@ -410,7 +459,7 @@ func WriteKnownIssues(w io.Writer, m *Matrix, issues []Issue) error {
 			mdCell(a.Wrong), mdCell(a.Rule), mdCell(a.Workaround))
 	}
 	for _, is := range Unexplained(issues) {
-		fmt.Fprintf(&b, "| %s | %s | %s | UNEXPLAINED: `%s` | ? | ? |\n", m.releaseLabel(is.Cell.Release), is.Cell.Row, is.Cell.State, mdCode(is.Cell.Detail))
+		fmt.Fprintf(&b, "| %s | %s | %s | UNEXPLAINED: `%s` | ? | ? |\n", is.Label, is.Cell.Row, is.Cell.State, mdCode(is.Cell.Detail))
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
@@ -438,14 +487,22 @@ func protoLabel(p string) string {
 		return "WebDAV"
 	case "xrootd":
 		return "XRootD"
+	case "arc-ce":
+		return "ARC-CE"
+	case "htcondor-ce":
+		return "HTCondor-CE"
 	}
 	return p
 }
 
-// shortVersion drops the Debian revision: 5.8.1-1 → 5.8.1.
+// shortVersion drops the Debian revision and repack suffix: 5.8.1-1 →
+// 5.8.1, 23.9.6+dfsg-2.1+b10 → 23.9.6.
 func shortVersion(v string) string {
 	if i := strings.LastIndex(v, "-"); i > 0 {
-		return v[:i]
+		v = v[:i]
+	}
+	if i := strings.Index(v, "+"); i > 0 {
+		v = v[:i]
 	}
 	return v
 }

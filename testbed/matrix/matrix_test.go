@@ -124,7 +124,7 @@ func TestExplain(t *testing.T) {
 	}
 
 	var b strings.Builder
-	if err := WriteKnownIssues(&b, m, issues); err != nil {
+	if err := WriteKnownIssues(&b, issues); err != nil {
 		t.Fatal(err)
 	}
 	tbl := b.String()
@@ -199,5 +199,62 @@ func TestAnnotationsFile(t *testing.T) {
 	}
 	if !strings.Contains(b.String(), "#### "+f.Findings[0].ID) {
 		t.Errorf("findings output lacks the reproduce section of %s", f.Findings[0].ID)
+	}
+}
+
+// CE columns: one matrix per product, one annotations list; rows in
+// protocol order; annotations unused in every matrix are stale, those used
+// in one are not; labels carry each product's own version.
+func TestExplainAllProducts(t *testing.T) {
+	arc := []Release{
+		{Product: ProductARC, Name: "bookworm", Version: "6.17.0-3", Site: "T2_LOCAL_ARC_bookworm"},
+		{Product: ProductARC, Name: "trixie", Version: "7.0.0-3", Site: "T2_LOCAL_ARC_trixie"},
+	}
+	condor := []Release{{Product: ProductHTCondor, Name: "sid", Version: "25.14.1+dfsg-1", Site: "T2_LOCAL_HTCondor_sid"}}
+	results := append(testResults(),
+		res("T2_LOCAL_ARC_bookworm", "arc-ce", "1connection", engine.OK, "ok"),
+		res("T2_LOCAL_ARC_trixie", "arc-ce", "16tkn-access", engine.Warning, "4 of 4 bad tokens refused with a server error instead of 401/403"),
+		res("T2_LOCAL_ARC_trixie", "arc-ce", "1connection", engine.OK, "ok"),
+		res("T2_LOCAL_HTCondor_sid", "htcondor-ce", "13tkn-ping", engine.Critical, "cannot locate"),
+	)
+	ms := []*Matrix{New(testReleases, results), New(arc, results), New(condor, results)}
+	if got := ms[1].Rows; len(got) != 2 || got[0].String() != "ARC-CE 1connection" {
+		t.Errorf("ARC rows = %v", got)
+	}
+	if got := ms[2].Label("sid"); got != "sid 25.14.1" {
+		t.Errorf("label = %q", got)
+	}
+	anns, err := ParseAnnotations([]byte(testAnnotations + `
+  - id: arc500
+    releases: [trixie]
+    protocol: arc-ce
+    check: 16tkn-access
+    state: WARNING
+    detail: 'server error instead of 401/403'
+    wrong: w
+    rule: r
+    workaround: none
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	issues, stale := ExplainAll(ms, anns)
+	if strings.Join(stale, ",") != "gone" {
+		t.Errorf("stale = %v", stale)
+	}
+	var un []string
+	for _, is := range Unexplained(issues) {
+		un = append(un, is.Label+" "+is.Cell.Row.String())
+	}
+	// trixie XRootD 16tkn-access (WARNING, no annotation) and the HTCondor cell stay unexplained.
+	if strings.Join(un, "|") != "trixie 5.8.1 XRootD 16tkn-access|sid 25.14.1 HTCondor-CE 13tkn-ping" {
+		t.Errorf("unexplained = %v", un)
+	}
+	var b strings.Builder
+	if err := WriteKnownIssues(&b, issues); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(b.String(), "| trixie 7.0.0 | ARC-CE 16tkn-access | WARNING | w | r | none |") {
+		t.Errorf("known issues:\n%s", b.String())
 	}
 }

@@ -1,12 +1,16 @@
-// Command matrix runs every storage probe (WebDAV and XRootD, crt and tkn)
-// against every server release that testbed/matrix/up.sh started (plus the
-// main testbed's bookworm SE), and prints the version matrix, the non-OK
-// cells with the probe's detail, and the known-issues table generated from
-// the run and testbed/matrix/annotations.yaml. With -o it also writes all of
-// that, with the date and the machine, to a Markdown file.
+// Command matrix runs every probe (WebDAV and XRootD, ARC-CE and
+// HTCondor-CE; crt and tkn) against every server release that
+// testbed/matrix/up.sh started (plus the testbed's own bookworm SE, bookworm
+// ARC-CE and trixie HTCondor-CE), and prints one version matrix per product,
+// the non-OK cells with the probe's detail, and the known-issues table
+// generated from the run and testbed/matrix/annotations.yaml. With -o it
+// also writes all of that, with the date and the machine, to a Markdown file.
 //
 // It uses the same plan and engine as `probe run`; only the sites.yaml is
-// generated (one site per release, same VO, paths and credentials).
+// generated (one site per product and release, same VO, paths and
+// credentials). The HTCondor client tools are the same for every column
+// (GRIDPROBE_CONDOR_ROOT, testbed/ce's trixie chroot): only the server
+// release differs.
 //
 // Usage (from the repository root, after testbed/up.sh and testbed/matrix/up.sh):
 //
@@ -26,6 +30,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -35,6 +40,7 @@ import (
 	"github.com/gridprobe/gridprobe/internal/engine"
 	"github.com/gridprobe/gridprobe/internal/plan"
 	"github.com/gridprobe/gridprobe/internal/round"
+	"github.com/gridprobe/gridprobe/probes/ce"
 	"github.com/gridprobe/gridprobe/probes/probe"
 	"github.com/gridprobe/gridprobe/testbed/matrix"
 )
@@ -58,6 +64,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	out := fs.String("o", "", "also write the results as Markdown to this file")
 	timeout := fs.Duration("timeout", 30*time.Second, "per-check timeout")
 	showYAML := fs.Bool("print-config", false, "print the generated sites.yaml and exit")
+	withCE := fs.Bool("ce", true, "include the compute-element columns (ARC-CE, HTCondor-CE: job round trips, ~1 min)")
 	if err := fs.Parse(args); err != nil {
 		return 3
 	}
@@ -69,6 +76,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	releases, err := readReleases(*relFile)
 	if err != nil {
 		return fail("%v (run testbed/matrix/up.sh)", err)
+	}
+	if !*withCE {
+		releases = slices.DeleteFunc(releases, func(r release) bool { return r.Product != matrix.ProductXRootD })
+	}
+	hasCondor := slices.ContainsFunc(releases, func(r release) bool { return r.Product == matrix.ProductHTCondor })
+	if hasCondor && os.Getenv(ce.CondorRootEnv) == "" {
+		return fail("%s is not set: eval \"$(testbed/env)\" first (testbed/ce/env sets it)", ce.CondorRootEnv)
+	}
+	// The expired token up.sh minted for every CE of the matrix (16tkn-access).
+	if f := filepath.Join(filepath.Dir(*relFile), "tokens", "ce-expired.jwt"); fileExists(f) {
+		os.Setenv(ce.ExpiredTokenEnv, f)
 	}
 	af, err := matrix.LoadAnnotations(*annFile)
 	if err != nil {
@@ -101,14 +119,21 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	results := (&engine.Runner{Concurrency: len(sites), RunID: runID}).Run(ctx, sites)
 	took := time.Since(start)
 
-	cols := make([]matrix.Release, len(releases))
-	for i, r := range releases {
-		cols[i] = r.Release
+	var ms []*matrix.Matrix
+	for _, p := range []string{matrix.ProductXRootD, matrix.ProductARC, matrix.ProductHTCondor} {
+		var cols []matrix.Release
+		for _, r := range releases {
+			if r.Product == p {
+				cols = append(cols, r.Release)
+			}
+		}
+		if len(cols) > 0 {
+			ms = append(ms, matrix.New(cols, results))
+		}
 	}
-	m := matrix.New(cols, results)
-	issues, stale := matrix.Explain(m, af.Annotations)
+	issues, stale := matrix.ExplainAll(ms, af.Annotations)
 	var b strings.Builder
-	writeReport(&b, m, issues, stale, af.Findings, start, took)
+	writeReport(&b, ms, issues, stale, af.Findings, start, took)
 	fmt.Fprint(stdout, b.String())
 	if *out != "" {
 		if err := os.WriteFile(*out, []byte(b.String()), 0o644); err != nil {
@@ -123,8 +148,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-// readReleases reads up.sh's releases.tsv: name, version, root URL, https
-// URL, start-up ms.
+// readReleases reads up.sh's releases.tsv: product, release, version,
+// start-up ms, URL, second URL (xrootd: https; "-" for the CEs).
 func readReleases(path string) ([]release, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -139,13 +164,21 @@ func readReleases(path string) ([]release, error) {
 			continue
 		}
 		fl := strings.Split(line, "\t")
-		if len(fl) != 5 {
-			return nil, fmt.Errorf("%s:%d: want 5 tab-separated fields, got %d", path, n, len(fl))
+		if len(fl) != 6 {
+			return nil, fmt.Errorf("%s:%d: want 6 tab-separated fields, got %d (re-run testbed/matrix/up.sh)", path, n, len(fl))
 		}
-		rs = append(rs, release{
-			Release: matrix.Release{Name: fl[0], Version: fl[1], Site: "T2_LOCAL_" + fl[0], StartupMS: fl[4]},
-			rootURL: fl[2], httpsURL: fl[3],
-		})
+		r := release{Release: matrix.Release{Product: fl[0], Name: fl[1], Version: fl[2], StartupMS: fl[3]}, url: fl[4], url2: fl[5]}
+		switch r.Product {
+		case matrix.ProductXRootD:
+			r.Site = "T2_LOCAL_" + r.Name
+		case matrix.ProductARC:
+			r.Site = "T2_LOCAL_ARC_" + r.Name
+		case matrix.ProductHTCondor:
+			r.Site = "T2_LOCAL_HTCondor_" + r.Name
+		default:
+			return nil, fmt.Errorf("%s:%d: unknown product %q", path, n, r.Product)
+		}
+		rs = append(rs, r)
 	}
 	if err := sc.Err(); err != nil {
 		return nil, fmt.Errorf("releases: %w", err)
@@ -156,18 +189,26 @@ func readReleases(path string) ([]release, error) {
 	return rs, nil
 }
 
-type release struct {
-	matrix.Release
-	rootURL, httpsURL string
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
 }
 
-// sitesYAML is the generated sites.yaml: one site per release, each with
-// the same WebDAV and XRootD services as the main testbed (no federation:
-// only bookworm has a redirector). The audience is each endpoint's own URL,
-// which every release's scitokens.cfg lists.
+type release struct {
+	matrix.Release
+	url, url2 string
+}
+
+// sitesYAML is the generated sites.yaml: one site per product and release.
+// Storage: the same WebDAV and XRootD services as the main testbed (no
+// federation: only bookworm has a redirector); the audience is each
+// endpoint's own URL, which every release's scitokens.cfg lists. Each
+// protocol writes below its own directory (up.sh makes them): a site's
+// services run side by side and both protocols reach the same server. CEs: the
+// same services as testbed/ce's in sites.yaml (ARC queue grid).
 func sitesYAML(rs []release, timeout time.Duration) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, `# generated by testbed/matrix/cmd/matrix: one site per server release
+	fmt.Fprintf(&b, `# generated by testbed/matrix/cmd/matrix: one site per product and server release
 vo: testvo
 prefix: org.testvo
 defaults: {timeout: %s, budget: 10m, concurrency: %d}
@@ -187,7 +228,15 @@ sites:
 `, timeout, len(rs))
 	for _, r := range rs {
 		fmt.Fprintf(&b, "  - name: %s\n    services:\n", r.Site)
-		for _, s := range []struct{ typ, url string }{{"webdav", r.httpsURL}, {"xrootd", r.rootURL}} {
+		switch r.Product {
+		case matrix.ProductARC:
+			fmt.Fprintf(&b, "      - type: arc-ce\n        url: %s\n        queue: grid\n", r.url)
+			continue
+		case matrix.ProductHTCondor:
+			fmt.Fprintf(&b, "      - type: htcondor-ce\n        url: %s\n", r.url)
+			continue
+		}
+		for _, s := range []struct{ typ, url string }{{"webdav", r.url2}, {"xrootd", r.url}} {
 			fmt.Fprintf(&b, `      - type: %s
         url: %s
         audience: %s
@@ -196,35 +245,50 @@ sites:
           path: /testvo/reference.dat
           adler32: ${GRIDPROBE_REF_ADLER32}
           size: ${GRIDPROBE_REF_SIZE}
-        write_dir: /testvo/gridprobe
+        write_dir: /testvo/gridprobe/matrix-%s
         foreign_file: /othervo/reference.dat
-`, s.typ, s.url, s.url)
+`, s.typ, s.url, s.url, s.typ)
 		}
 	}
 	return b.String()
 }
 
-func writeReport(b *strings.Builder, m *matrix.Matrix, issues []matrix.Issue, stale []string, findings []*matrix.Finding, start time.Time, took time.Duration) {
+func writeReport(b *strings.Builder, ms []*matrix.Matrix, issues []matrix.Issue, stale []string, findings []*matrix.Finding, start time.Time, took time.Duration) {
 	host, _ := os.Hostname()
 	deb, _ := os.ReadFile("/etc/debian_version")
 	fmt.Fprintf(b, "## Server version matrix\n\nRun %s on %s (Debian %s, %d CPUs, %s/%s, %s); the round took %s.\n\n",
 		start.UTC().Format("2006-01-02 15:04 MST"), host, strings.TrimSpace(string(deb)), runtime.NumCPU(),
 		runtime.GOOS, runtime.GOARCH, runtime.Version(), took.Round(100*time.Millisecond))
-	b.WriteString("| release | xrootd-server | start-up |\n|---|---|---|\n")
-	for _, r := range m.Releases {
-		su := r.StartupMS + " ms"
-		if r.StartupMS == "-" || r.StartupMS == "" {
-			su = "main testbed (testbed/up.sh)"
+	b.WriteString("| product | release | package | version | start-up |\n|---|---|---|---|---|\n")
+	for _, m := range ms {
+		for _, r := range m.Releases {
+			title, pkg := matrix.ProductTitle(r.Product)
+			su := r.StartupMS + " ms"
+			if r.StartupMS == "-" || r.StartupMS == "" {
+				su = "testbed (testbed/up.sh, testbed/ce/up.sh)"
+			}
+			fmt.Fprintf(b, "| %s | %s | %s | %s | %s |\n", title, r.Name, pkg, r.Version, su)
 		}
-		fmt.Fprintf(b, "| %s | %s | %s |\n", r.Name, r.Version, su)
 	}
-	b.WriteString("\n")
-	_ = m.WriteTable(b)
+	for _, m := range ms {
+		title, _ := matrix.ProductTitle(m.Releases[0].Product)
+		fmt.Fprintf(b, "\n### %s\n\n", title)
+		_ = m.WriteTable(b)
+	}
 	b.WriteString("\n### Non-OK cells (probe detail)\n\n")
-	_ = m.WriteNonOK(b)
+	none := true
+	for _, m := range ms {
+		if len(m.NonOK()) > 0 {
+			none = false
+			_ = m.WriteNonOK(b)
+		}
+	}
+	if none {
+		b.WriteString("Every check is OK against every release.\n")
+	}
 	b.WriteString("\n### Known issues (generated from this run + testbed/matrix/annotations.yaml)\n\n")
 	b.WriteString("UNKNOWN cells after a failed prerequisite and the 99summary rows follow from the rows below and are not repeated.\n\n")
-	_ = matrix.WriteKnownIssues(b, m, issues)
+	_ = matrix.WriteKnownIssues(b, issues)
 	if len(stale) > 0 {
 		fmt.Fprintf(b, "\nAnnotations that matched no cell in this run (fixed, or not reached): %s.\n", strings.Join(stale, ", "))
 	}
