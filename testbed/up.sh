@@ -248,8 +248,13 @@ EOF
 ISSUER_BIN="$TB/bin/gridprobe-issuer"
 if [ ! -x "$ISSUER_BIN" ] || [ -n "$(find "$HERE/issuer" -name '*.go' ! -name '*_test.go' -newer "$ISSUER_BIN" | head -1)" ]; then
 	say "building token issuer"
-	(cd "$REPO" && go build -o "$ISSUER_BIN" ./testbed/issuer) || die "go build ./testbed/issuer failed"
-	CHANGED=1
+	# -trimpath: the same source gives the same binary from any clone, so a fresh clone does not restart a running testbed.
+	(cd "$REPO" && go build -trimpath -o "$ISSUER_BIN.new" ./testbed/issuer) || die "go build ./testbed/issuer failed"
+	if cmp -s "$ISSUER_BIN.new" "$ISSUER_BIN"; then
+		rm -f "$ISSUER_BIN.new"; touch "$ISSUER_BIN"
+	else
+		mv "$ISSUER_BIN.new" "$ISSUER_BIN"; CHANGED=1
+	fi
 fi
 [ -s "$TB/issuer/keys/rs256.key" ] || CHANGED=1
 "$ISSUER_BIN" keygen --keys "$TB/issuer/keys"
@@ -427,7 +432,9 @@ if [ "$all_up" = 1 ]; then
 fi
 "$HERE/down.sh" --quiet
 
+# A stopped server's listening socket can outlive its process for a moment: give ports up to 10 s to clear.
 for p in $ISSUER_PORT $SE_ROOT_PORT $SE_HTTP_PORT $RDR_PORT $RDR_CMS_PORT; do
+	for ((i = 0; i < 200; i++)); do listening "$p" || break; sleep 0.05; done
 	if listening "$p"; then
 		ss -Hltnp "sport = :$p" >&2
 		die "port $p is already in use by a process this testbed did not start"

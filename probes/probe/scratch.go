@@ -8,6 +8,7 @@ import (
 	"path"
 	"regexp"
 	"strings"
+	"sync"
 )
 
 // runIDPattern is the shape engine.NewRunID produces; a scratch area is
@@ -100,4 +101,30 @@ func (s Scratch) Delete(ctx context.Context, p string, del func(ctx context.Cont
 		return fmt.Errorf("delete %s: %w", p, err)
 	}
 	return nil
+}
+
+// DeletedSet remembers the scratch objects the checks deleted themselves,
+// so that their registered cleanups cost no round trip. A cleanup still
+// registered for an object whose deletion failed, or that a check never
+// reached, runs as before: the scratch area is empty after every run.
+type DeletedSet struct {
+	mu sync.Mutex
+	m  map[string]bool
+}
+
+// Set records whether p is deleted.
+func (d *DeletedSet) Set(p string, deleted bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.m == nil {
+		d.m = map[string]bool{}
+	}
+	d.m[p] = deleted
+}
+
+// Has reports whether p was recorded as deleted.
+func (d *DeletedSet) Has(p string) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.m[p]
 }

@@ -59,7 +59,7 @@ type svc struct {
 	proxies    map[string]*cred.Proxy
 	dirCleanup sync.Once
 	// deleted: objects the checks removed themselves (no cleanup needed).
-	deleted deletedSet
+	deleted probe.DeletedSet
 }
 
 // New builds the WebDAV service of a target: its ordered checks with their
@@ -220,9 +220,9 @@ func (s *svc) mkScratch(ctx context.Context, env *engine.Env, c *client, tok *cr
 // timed out is removed too. Once the check deleted p itself (deleteNow),
 // the cleanup does nothing.
 func (s *svc) cleanup(env *engine.Env, p string, tokenFirst bool) {
-	s.deleted.set(p, false) // p is about to be created (again)
+	s.deleted.Set(p, false) // p is about to be created (again)
 	env.Cleanup(p, func(ctx context.Context) error {
-		if s.deleted.has(p) {
+		if s.deleted.Has(p) {
 			return nil
 		}
 		return s.remove(ctx, p, tokenFirst)

@@ -67,7 +67,7 @@ type svc struct {
 	// scratchCleanup registers the removal of the scratch dir once.
 	scratchCleanup sync.Once
 	// deleted: objects the checks removed themselves (no cleanup needed).
-	deleted deletedSet
+	deleted probe.DeletedSet
 }
 
 // New builds the XRootD service of a target: its ordered checks with their
@@ -437,9 +437,9 @@ func (s *svc) ensureScratch(ctx context.Context, env *engine.Env, c *conn) error
 // timed out is removed too. Once the check deleted p itself (deleteNow),
 // the cleanup does nothing.
 func (s *svc) cleanup(env *engine.Env, p string, dir, tokenFirst bool) {
-	s.deleted.set(p, false) // p is about to be created (again)
+	s.deleted.Set(p, false) // p is about to be created (again)
 	env.Cleanup(p, func(ctx context.Context) error {
-		if s.deleted.has(p) {
+		if s.deleted.Has(p) {
 			return nil
 		}
 		return s.remove(ctx, p, dir, tokenFirst)
