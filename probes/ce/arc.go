@@ -104,6 +104,14 @@ func (s *arcSvc) runSSL(ctx context.Context, _ *engine.Env) engine.Outcome {
 	return probe.TLS(ctx, s.u, ca, s.t.CertExpiryWarning())
 }
 
+// listWith lists jobs on a fresh connection with tok.
+func (s *arcSvc) listWith(ctx context.Context, ca *cred.CAStore, tok *cred.Token) error {
+	bc := newARCClient(s.ws, ca.TLSConfig(s.u.Host, nil), tok)
+	defer bc.close()
+	_, err := bc.list(ctx)
+	return err
+}
+
 // client builds a REST client with the given credential. For tokens it asks
 // for scopes with the CE as audience.
 func (s *arcSvc) client(ctx context.Context, credKind string, scopes ...string) (*arcClient, *cred.Token, error) {
@@ -370,9 +378,13 @@ func (s *arcSvc) tknAccess(ctx context.Context) engine.Outcome {
 	}
 	var v verdicts
 	for _, bt := range cases {
-		bc := newARCClient(s.ws, ca.TLSConfig(s.u.Host, nil), bt.tok)
-		_, err := bc.list(ctx)
-		bc.close()
+		err := s.listWith(ctx, ca, bt.tok)
+		var he *httpError
+		if err != nil && !errors.As(err, &he) && ctx.Err() == nil {
+			// No HTTP answer at all (a reset, a garbled TLS record): one retry
+			// on a fresh connection, so a transient glitch is not a verdict.
+			err = s.listWith(ctx, ca, bt.tok)
+		}
 		switch {
 		case err == nil:
 			v.accepted(bt)
