@@ -81,7 +81,7 @@ func MetricsHandler(entries []metrics.Entry) http.Handler {
 	}
 	rounds.Reloaded(true, end)
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	return metrics.Handler(reg, func() []metrics.Entry { return entries })
+	return metrics.Handler(reg, func() []metrics.Entry { return entries }, rounds)
 }
 
 // BenchRenderMetrics is the P4 benchmark body: /metrics with 1 000 sites

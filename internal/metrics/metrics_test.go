@@ -16,10 +16,10 @@ import (
 	"github.com/gridprobe/gridprobe/internal/engine"
 )
 
-func exposition(t *testing.T, reg *prometheus.Registry, checks func() []Entry) string {
+func exposition(t *testing.T, reg *prometheus.Registry, checks func() []Entry, rounds *Rounds) string {
 	t.Helper()
 	rec := httptest.NewRecorder()
-	Handler(reg, checks).ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	Handler(reg, checks, rounds).ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
 	if ct := rec.Header().Get("Content-Type"); ct != "text/plain; version=0.0.4; charset=utf-8" {
 		t.Errorf("content type %q", ct)
 	}
@@ -77,7 +77,7 @@ func TestExposition(t *testing.T) {
 	reg.MustRegister(NewCredentials(func() cred.Source { return src },
 		func() []ProxyFile { return []ProxyFile{{RoleProxy, missing}, {RoleForeignProxy, ""}} }))
 
-	text := exposition(t, reg, checks)
+	text := exposition(t, reg, checks, rounds)
 	for _, want := range []string{
 		`gridprobe_check_state{check="14tkn-read",credential="token",protocol="webdav",service="org.testvo.SE-WebDAV",site="T2_A",vo="testvo"} 2`,
 		`gridprobe_check_success{check="14tkn-read",credential="token",protocol="webdav",service="org.testvo.SE-WebDAV",site="T2_A",vo="testvo"} 0`,
@@ -109,7 +109,7 @@ func TestExposition(t *testing.T) {
 	// A service leaving the config leaves the exposition.
 	rounds.Remove(r)
 	entries = nil
-	if text := exposition(t, reg, checks); strings.Contains(text, `site="T2_A"`) {
+	if text := exposition(t, reg, checks, rounds); strings.Contains(text, `site="T2_A"`) {
 		t.Errorf("removed service still exported:\n%s", text)
 	}
 	promtoolCheck(t, text)

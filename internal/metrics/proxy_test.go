@@ -27,7 +27,7 @@ func TestProxyExpiryOfTestbedProxy(t *testing.T) {
 	reg.MustRegister(metrics.NewCredentials(func() cred.Source { return nil },
 		func() []metrics.ProxyFile { return []metrics.ProxyFile{{Role: metrics.RoleProxy, Path: path}} }))
 	rec := httptest.NewRecorder()
-	metrics.Handler(reg, nil).ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	metrics.Handler(reg, nil, nil).ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
 	text := rec.Body.String()
 	want := `gridprobe_proxy_expiry_timestamp_seconds{role="proxy"} ` + prometheusFloat(float64(px.NotAfter.Unix()))
 	if !strings.Contains(text, `gridprobe_proxy_usable{role="proxy"} 1`) || !strings.Contains(text, want) {
@@ -51,7 +51,7 @@ func prometheusFloat(v float64) string {
 	r := prometheus.NewRegistry()
 	r.MustRegister(g)
 	rec := httptest.NewRecorder()
-	metrics.Handler(r, nil).ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
+	metrics.Handler(r, nil, nil).ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
 	lines := strings.Split(strings.TrimSpace(rec.Body.String()), "\n")
 	return strings.TrimPrefix(lines[len(lines)-1], "x ")
 }

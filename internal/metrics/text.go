@@ -6,6 +6,7 @@ import (
 	"io"
 	"math"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -164,63 +165,74 @@ func appendFloat(b []byte, v float64) []byte {
 // every Prometheus version accepts.
 const ContentType = string(expfmt.FmtText)
 
-// Write gathers g and writes the text exposition to w.
-func Write(w http.ResponseWriter, g prometheus.Gatherer) { write(w, g, nil) }
+// Write gathers g and writes the text exposition to w, with the round
+// families of rounds (nil: none) written directly in name order.
+func Write(w http.ResponseWriter, g prometheus.Gatherer, rounds *Rounds) { write(w, g, nil, rounds) }
 
-// write writes g's families and, if checks is not nil, the per-check
-// families of checks() in between, so the families stay sorted by name.
-// A per-check family also gathered from g is an error: the exposition
-// would name it twice.
-func write(w http.ResponseWriter, g prometheus.Gatherer, checks func() []Entry) {
+// directBlock is a run of families written by hand rather than gathered:
+// names (sorted) and the function that writes all of them.
+type directBlock struct {
+	names []string
+	write func(io.Writer) error
+}
+
+// write writes g's families and, in name order between them, the per-check
+// families of checks() if checks is not nil and the round families of
+// rounds if not nil. A directly written family also gathered from g is an
+// error: the exposition would name it twice.
+func write(w http.ResponseWriter, g prometheus.Gatherer, checks func() []Entry, rounds *Rounds) {
+	var blocks []directBlock // sorted by first name
+	if checks != nil {
+		names := make([]string, len(checkFamilies))
+		for i, f := range checkFamilies {
+			names[i] = f.name
+		}
+		blocks = append(blocks, directBlock{names, func(w io.Writer) error { return WriteChecks(w, checks()) }})
+	}
+	if rounds != nil {
+		blocks = append(blocks, directBlock{roundFamilyNames, rounds.WriteRounds})
+	}
 	mfs, err := g.Gather()
 	if err != nil && len(mfs) == 0 {
 		http.Error(w, fmt.Sprintf("gathering metrics: %v", err), http.StatusInternalServerError)
 		return
 	}
-	split := len(mfs)
-	if checks != nil {
-		first, last := checkFamilies[0].name, checkFamilies[len(checkFamilies)-1].name
-		split = -1
-		for i, mf := range mfs {
-			if n := mf.GetName(); n >= first && n <= last {
-				for _, f := range checkFamilies {
-					if f.name == n {
-						http.Error(w, "metric family "+n+" is both registered and written from the snapshot", http.StatusInternalServerError)
-						return
-					}
-				}
+	for _, mf := range mfs {
+		for _, b := range blocks {
+			if slices.Contains(b.names, mf.GetName()) {
+				http.Error(w, "metric family "+mf.GetName()+" is both registered and written directly", http.StatusInternalServerError)
+				return
 			}
-			if split < 0 && mf.GetName() > first {
-				split = i
-			}
-		}
-		if split < 0 {
-			split = len(mfs)
 		}
 	}
 	w.Header().Set("Content-Type", ContentType)
 	enc := expfmt.NewEncoder(w, expfmt.FmtText)
-	for i, mf := range mfs {
-		if i == split {
-			if err := WriteChecks(w, checks()); err != nil {
+	for _, mf := range mfs {
+		for len(blocks) > 0 && blocks[0].names[0] < mf.GetName() {
+			if err := blocks[0].write(w); err != nil {
 				return // the client went away
 			}
+			blocks = blocks[1:]
 		}
 		if err := enc.Encode(mf); err != nil {
 			return // the client went away; nothing useful left to say
 		}
 	}
-	if split == len(mfs) && checks != nil {
-		_ = WriteChecks(w, checks()) // an error: the client went away
+	for _, b := range blocks {
+		if err := b.write(w); err != nil {
+			return // the client went away
+		}
 	}
 }
 
-// Handler serves g as text exposition 0.0.4, followed in name order by the
+// Handler serves g as text exposition 0.0.4 with, in name order, the
 // per-check families of checks() (written directly, see WriteChecks) when
-// checks is not nil; g must then not hold a CheckCollector. promhttp is not
+// checks is not nil, and the round families of rounds when rounds is not
+// nil (written directly, see Rounds.WriteRounds); g must then not hold a
+// CheckCollector. promhttp is not
 // used because it negotiates the format (OpenMetrics, protobuf, escaping
 // parameters) from the Accept header; the probe always answers in the one
 // format that every Prometheus and promtool accept.
-func Handler(g prometheus.Gatherer, checks func() []Entry) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { write(w, g, checks) })
+func Handler(g prometheus.Gatherer, checks func() []Entry, rounds *Rounds) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { write(w, g, checks, rounds) })
 }

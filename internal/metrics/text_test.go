@@ -54,13 +54,13 @@ func registryText(t testing.TB, entries []Entry) string {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(NewCheckCollector(func() []Entry { return entries }))
 	rec := httptest.NewRecorder()
-	Write(rec, reg)
+	Write(rec, reg, nil)
 	return rec.Body.String()
 }
 
-func directText(t testing.TB, reg *prometheus.Registry, entries []Entry) string {
+func directText(t testing.TB, reg *prometheus.Registry, rounds *Rounds, entries []Entry) string {
 	rec := httptest.NewRecorder()
-	Handler(reg, func() []Entry { return entries }).ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	Handler(reg, func() []Entry { return entries }, rounds).ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
 	if rec.Code != 200 {
 		t.Fatalf("/metrics: %d %s", rec.Code, rec.Body)
 	}
@@ -91,7 +91,7 @@ func parse(t *testing.T, text string) map[string]*dto.MetricFamily {
 func TestWriteChecksMatchesRegistry(t *testing.T) {
 	entries := testEntries(4, 30)
 	want := registryText(t, entries)
-	got := directText(t, prometheus.NewRegistry(), entries)
+	got := directText(t, prometheus.NewRegistry(), nil, entries)
 	if wl, gl := sortedLines(want), sortedLines(got); !slices.Equal(wl, gl) {
 		for i := range min(len(wl), len(gl)) {
 			if wl[i] != gl[i] {
@@ -140,11 +140,12 @@ func TestWriteChecksMatchesRegistry(t *testing.T) {
 func TestHandlerCombinesRegistry(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	rounds := NewRounds(reg)
-	rounds.Add(Round{Site: "T2_XX_Site0001", Service: "org.testvo.SE-WebDAV", Protocol: "webdav", VO: "testvo"}, time.Hour)
+	exerciseRounds(rounds, 20)
+	rounds.Reloaded(true, time.Unix(1_800_000_000, 0))
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	entries := testEntries(20, 30)
 	entries[0].Site = "plain" // promtool lints values too; keep this one ordinary
-	text := directText(t, reg, entries)
+	text := directText(t, reg, rounds, entries)
 	var names []string
 	for _, l := range strings.Split(text, "\n") {
 		if n, ok := strings.CutPrefix(l, "# TYPE "); ok {
@@ -154,7 +155,7 @@ func TestHandlerCombinesRegistry(t *testing.T) {
 	if !slices.IsSorted(names) || len(slices.Compact(slices.Clone(names))) != len(names) {
 		t.Errorf("families not sorted or repeated: %v", names)
 	}
-	for _, want := range []string{CheckState, CheckLastChange, RoundInterval, "go_goroutines"} {
+	for _, want := range append([]string{CheckState, CheckLastChange, ConfigReloadSuccess, "go_goroutines"}, roundFamilyNames...) {
 		if !slices.Contains(names, want) {
 			t.Errorf("family %s missing", want)
 		}
@@ -164,7 +165,7 @@ func TestHandlerCombinesRegistry(t *testing.T) {
 	}
 	promtoolCheck(t, text)
 	// An empty snapshot still declares the families (promtool accepts it).
-	promtoolCheck(t, directText(t, reg, nil))
+	promtoolCheck(t, directText(t, reg, rounds, nil))
 }
 
 func TestHandlerRefusesDuplicateFamilies(t *testing.T) {
@@ -172,7 +173,7 @@ func TestHandlerRefusesDuplicateFamilies(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(NewCheckCollector(func() []Entry { return entries }))
 	rec := httptest.NewRecorder()
-	Handler(reg, func() []Entry { return entries }).ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	Handler(reg, func() []Entry { return entries }, nil).ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
 	if rec.Code != 500 || !strings.Contains(rec.Body.String(), "both registered") {
 		t.Errorf("duplicate families served: %d %s", rec.Code, rec.Body)
 	}
@@ -195,7 +196,10 @@ func TestWriteChecksInvalidUTF8(t *testing.T) {
 // (bench P4 measures the same through bench.BenchRenderMetrics).
 func BenchmarkHandler1000x30(b *testing.B) {
 	entries := testEntries(1000, 30)
-	h := Handler(prometheus.NewRegistry(), func() []Entry { return entries })
+	reg := prometheus.NewRegistry()
+	rounds := NewRounds(reg)
+	exerciseRounds(rounds, 1000) // 2 000 services, as bench P4
+	h := Handler(reg, func() []Entry { return entries }, rounds)
 	req := httptest.NewRequest("GET", "/metrics", nil)
 	b.ReportAllocs()
 	for b.Loop() {
@@ -208,6 +212,225 @@ func BenchmarkWriteChecks1000x30(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		if err := WriteChecks(io.Discard, entries); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// refRounds is the round metrics as real client_golang vectors (what
+// Rounds was before it wrote its families by hand): the expected output.
+type refRounds struct {
+	duration, last, running, interval *prometheus.GaugeVec
+	runs                              *prometheus.CounterVec
+}
+
+func newRefRounds(reg prometheus.Registerer) *refRounds {
+	g := func(name, help string) *prometheus.GaugeVec {
+		return prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: name, Help: help}, RoundLabels)
+	}
+	r := &refRounds{
+		duration: g(RoundDuration, "How long the service's latest complete round took."),
+		last:     g(RoundLast, "When the service's latest complete round ended (Unix seconds)."),
+		running:  g(RoundRunning, "1 while a round of the service is running."),
+		interval: g(RoundInterval, "The configured interval between the service's rounds."),
+		runs: prometheus.NewCounterVec(prometheus.CounterOpts{Name: RoundRuns,
+			Help: "Complete rounds of the service, by trigger (schedule or probe, the on-demand endpoint)."},
+			append(append([]string{}, RoundLabels...), "trigger")),
+	}
+	reg.MustRegister(r.duration, r.last, r.running, r.interval, r.runs)
+	return r
+}
+
+func (r Round) values() []string { return []string{r.Site, r.Service, r.Protocol, r.VO} }
+
+func (m *refRounds) Add(r Round, interval time.Duration) {
+	m.running.WithLabelValues(r.values()...).Set(0)
+	m.interval.WithLabelValues(r.values()...).Set(interval.Seconds())
+}
+func (m *refRounds) Started(r Round) { m.running.WithLabelValues(r.values()...).Set(1) }
+func (m *refRounds) Finished(r Round, trigger string, end time.Time, took time.Duration, complete bool) {
+	m.running.WithLabelValues(r.values()...).Set(0)
+	if !complete {
+		return
+	}
+	m.duration.WithLabelValues(r.values()...).Set(took.Seconds())
+	m.last.WithLabelValues(r.values()...).Set(unixSeconds(end))
+	m.runs.WithLabelValues(append(r.values(), trigger)...).Inc()
+}
+func (m *refRounds) Remove(r Round) {
+	for _, v := range []*prometheus.GaugeVec{m.duration, m.last, m.running, m.interval} {
+		v.DeleteLabelValues(r.values()...)
+	}
+	m.runs.DeletePartialMatch(prometheus.Labels{"site": r.Site, "service": r.Service})
+}
+
+// roundOps is what both implementations under comparison implement.
+type roundOps interface {
+	Add(Round, time.Duration)
+	Started(Round)
+	Finished(Round, string, time.Time, time.Duration, bool)
+	Remove(Round)
+}
+
+// exerciseRounds drives m through every kind of call, with label values
+// that need escaping, services that differ only in vo (the counter sorts
+// trigger before vo), partial and complete runs and removals; sites × 2
+// services in all before the removals.
+func exerciseRounds(m roundOps, sites int) {
+	end := time.Unix(1_800_000_000, 987_654_321)
+	var all []Round
+	for s := range sites {
+		site := fmt.Sprintf("T2_XX_Site%04d", (s*7919)%sites) // not in sorted order
+		all = append(all,
+			Round{Site: site, Service: "org.testvo.SE-WebDAV", Protocol: "webdav", VO: "testvo"},
+			Round{Site: site, Service: "org.testvo.SE-XRootD", Protocol: "xrootd", VO: "testvo"})
+	}
+	all = append(all,
+		Round{Site: `odd"site\name` + "\nline", Service: "ünïcode-service", Protocol: "arc", VO: ""},
+		Round{Site: "T2_VP", Service: "ce", Protocol: "htcondor", VO: "0"}, // site sorts before vo
+		Round{Site: "T2_VO", Service: "ce", Protocol: "htcondor", VO: "b"},
+		Round{Site: "T2_VO", Service: "ce", Protocol: "htcondor", VO: "a"},
+		Round{Site: "T2_VO", Service: "ce", Protocol: "htcondor", VO: "c"})
+	for i, r := range all {
+		m.Add(r, time.Duration(i+1)*time.Minute)
+		switch i % 5 {
+		case 0: // never ran
+		case 1:
+			m.Started(r) // running
+		case 2:
+			m.Started(r)
+			m.Finished(r, "schedule", end.Add(time.Duration(i)*time.Second), time.Duration(i)*1234567*time.Nanosecond, true)
+		case 3:
+			m.Finished(r, "schedule", end, 2*time.Second, true)
+			m.Finished(r, "probe", end, 0, true)
+			m.Finished(r, "probe", end, time.Second/3, true)
+		case 4:
+			m.Started(r)
+			m.Finished(r, "probe", end, time.Second, false) // partial: clears running only
+		}
+	}
+	vo := all[len(all)-3:]
+	m.Finished(vo[0], "schedule", end, time.Second, true)
+	m.Finished(vo[1], "probe", end, time.Second, true)
+	m.Finished(vo[2], "schedule", end, time.Second, true)
+	m.Finished(vo[2], "probe", end, time.Second, true)
+	m.Started(Round{Site: "T2_NEW", Service: "s", Protocol: "webdav", VO: "v"}) // never added
+	if len(all) > 8 {
+		m.Remove(all[3])
+		m.Remove(all[7])
+		m.Remove(all[3]) // twice
+	}
+}
+
+// TestWriteRoundsMatchesRegistry: the hand-written round families are the
+// registry's exposition of the same values in GaugeVecs, byte for byte.
+func TestWriteRoundsMatchesRegistry(t *testing.T) {
+	refReg := prometheus.NewRegistry()
+	ref := newRefRounds(refReg)
+	exerciseRounds(ref, 10)
+	rec := httptest.NewRecorder()
+	Write(rec, refReg, nil)
+	want := rec.Body.String()
+
+	reg := prometheus.NewRegistry()
+	rounds := NewRounds(reg)
+	exerciseRounds(rounds, 10)
+	var b bytes.Buffer
+	if err := rounds.WriteRounds(&b); err != nil {
+		t.Fatal(err)
+	}
+	if got := b.String(); got != want {
+		wl, gl := strings.Split(want, "\n"), strings.Split(got, "\n")
+		for i := range min(len(wl), len(gl)) {
+			if wl[i] != gl[i] {
+				t.Fatalf("line %d: got\n%s\nwant\n%s", i, gl[i], wl[i])
+			}
+		}
+		t.Fatalf("%d lines, want %d", len(gl), len(wl))
+	}
+	for _, s := range []string{`site="odd\"site\\name\nline"`, RoundRuns + `{protocol="htcondor",service="ce",site="T2_VO",trigger="probe",vo="a"}`,
+		`site="T2_NEW"`} {
+		if !strings.Contains(want, s) {
+			t.Errorf("exercise does not cover %s", s)
+		}
+	}
+	if mfs := parse(t, want); len(mfs) != len(roundFamilyNames) {
+		t.Errorf("%d families", len(mfs))
+	}
+
+	// Handler and Write given rounds write them, with the reload gauges
+	// from the registry.
+	rounds.Reloaded(true, time.Unix(1_800_000_000, 0))
+	full := directText(t, reg, rounds, nil)
+	if !strings.Contains(full, want) || !strings.Contains(full, ConfigReloadSuccess+" 1") {
+		t.Errorf("Handler does not write the round families:\n%s", full)
+	}
+	rec = httptest.NewRecorder()
+	Write(rec, reg, rounds)
+	if w := rec.Body.String(); !strings.Contains(w, want) || strings.Contains(w, CheckState) {
+		t.Errorf("Write: round families missing or check families present:\n%s", w)
+	}
+
+	// Through any other Registerer they are collected by the registry,
+	// with the same result.
+	other := prometheus.NewRegistry()
+	exerciseRounds(NewRounds(prometheus.WrapRegistererWith(nil, other)), 10)
+	mfs, err := other.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ob bytes.Buffer
+	for _, mf := range mfs {
+		if strings.HasPrefix(mf.GetName(), "gridprobe_round_") {
+			if err := expfmt.NewEncoder(&ob, expfmt.FmtText).Encode(mf); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if ob.String() != want {
+		t.Errorf("collected through a wrapped registerer:\n%s\nwant\n%s", ob.String(), want)
+	}
+}
+
+func TestRoundsReserveFamilyNames(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	NewRounds(reg)
+	for _, n := range roundFamilyNames {
+		if err := reg.Register(prometheus.NewGauge(prometheus.GaugeOpts{Name: n, Help: "other"})); err == nil {
+			t.Errorf("%s registered twice", n)
+		}
+	}
+	// A second Rounds on the same registry is refused too.
+	defer func() {
+		if recover() == nil {
+			t.Error("second NewRounds on one registry accepted")
+		}
+	}()
+	NewRounds(reg)
+}
+
+func TestRoundsConcurrent(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	rounds := NewRounds(reg)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for range 50 {
+			exerciseRounds(rounds, 5)
+		}
+	}()
+	for range 50 {
+		parse(t, directText(t, reg, rounds, nil))
+	}
+	<-done
+}
+
+func BenchmarkWriteRounds2000(b *testing.B) {
+	rounds := NewRounds(prometheus.NewRegistry())
+	exerciseRounds(rounds, 1000)
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := rounds.WriteRounds(io.Discard); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -10,7 +10,7 @@ import (
 // Handler serves /, /metrics, /probe and /healthz.
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", metrics.Handler(s.reg, s.snapshot))
+	mux.Handle("GET /metrics", metrics.Handler(s.reg, s.snapshot, s.rounds))
 	mux.HandleFunc("GET /probe", s.handleProbe)
 	mux.HandleFunc("GET /healthz", s.handleHealth)
 	mux.HandleFunc("GET /{$}", s.handleStatus)

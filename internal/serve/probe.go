@@ -159,7 +159,7 @@ func (s *Server) handleProbe(w http.ResponseWriter, r *http.Request) {
 		gauge(metrics.ProbeSuccess, "1 if the run finished in time and every check it returned is OK or WARNING.", b2f(success)),
 		gauge(metrics.ProbeDuration, "How long the /probe request waited for its run.", took.Seconds()))
 	if !debug {
-		metrics.Write(w, reg)
+		metrics.Write(w, reg, nil)
 		return
 	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
