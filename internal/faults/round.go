@@ -122,8 +122,10 @@ var Faults = []string{
 // Case builds site i's endpoint for the named fault.
 func (h *Harness) Case(ctx context.Context, fault string, i int) (*Case, error) {
 	to := h.Timeout.String()
-	webdavVia := func(toxics ...Toxic) (*Case, error) {
-		addr, err := h.toxi.Proxy(h.proxyName(), h.TB.WebDAVAddr(), toxics...)
+	// via puts a toxiproxy in front of the testbed endpoint of one protocol,
+	// in a write dir of its own whose leftovers list finds.
+	via := func(typ, scheme, upstream, audience string, list func(context.Context, string) (string, error), toxics ...Toxic) (*Case, error) {
+		addr, err := h.toxi.Proxy(h.proxyName(), upstream, toxics...)
 		if err != nil {
 			return nil, err
 		}
@@ -131,9 +133,9 @@ func (h *Harness) Case(ctx context.Context, fault string, i int) (*Case, error) 
 		if err := h.mkdir(ctx, wd); err != nil {
 			return nil, err
 		}
-		c := &Case{Fault: fault, Type: config.TypeWebDAV, URL: "https://" + localhost(addr), WriteDir: wd, Audience: h.TB.Env["GRIDPROBE_WEBDAV_URL"]}
+		c := &Case{Fault: fault, Type: typ, URL: scheme + "://" + localhost(addr), WriteDir: wd, Audience: audience}
 		c.Leftovers = func(ctx context.Context, runID string) ([]string, error) {
-			out, err := h.TB.ListWebDAV(ctx, wd)
+			out, err := list(ctx, wd)
 			if err != nil {
 				return nil, err
 			}
@@ -144,27 +146,11 @@ func (h *Harness) Case(ctx context.Context, fault string, i int) (*Case, error) 
 		}
 		return c, nil
 	}
+	webdavVia := func(toxics ...Toxic) (*Case, error) {
+		return via(config.TypeWebDAV, "https", h.TB.WebDAVAddr(), h.TB.Env["GRIDPROBE_WEBDAV_URL"], h.TB.ListWebDAV, toxics...)
+	}
 	xrootdVia := func(toxics ...Toxic) (*Case, error) {
-		addr, err := h.toxi.Proxy(h.proxyName(), h.TB.XRootDAddr(), toxics...)
-		if err != nil {
-			return nil, err
-		}
-		wd := fmt.Sprintf(FaultsWriteRoot+"/s%03d", i)
-		if err := h.mkdir(ctx, wd); err != nil {
-			return nil, err
-		}
-		c := &Case{Fault: fault, Type: config.TypeXRootD, URL: "roots://" + localhost(addr), WriteDir: wd, Audience: h.TB.Env["GRIDPROBE_XROOTD_URL"]}
-		c.Leftovers = func(ctx context.Context, runID string) ([]string, error) {
-			out, err := h.TB.ListXRootD(ctx, wd)
-			if err != nil {
-				return nil, err
-			}
-			if strings.Contains(out, runID) {
-				return []string{wd + "/" + runID}, nil
-			}
-			return nil, nil
-		}
-		return c, nil
+		return via(config.TypeXRootD, "roots", h.TB.XRootDAddr(), h.TB.Env["GRIDPROBE_XROOTD_URL"], h.TB.ListXRootD, toxics...)
 	}
 	bad := func(typ, scheme string, s *Server, err error) (*Case, error) {
 		if err != nil {
