@@ -260,6 +260,10 @@ func (s *svc) tknAccess(ctx context.Context, env *engine.Env, dir, a, ab string)
 	} else {
 		rule("create-only overwrite", refused, v, ruleCreateOnly)
 	}
+	// The delete that must be refused still goes through the scratch guard.
+	if err := s.scratch.Check(a); err != nil {
+		return engine.Unknownf("%v", err)
+	}
 	v, refused = expectDenied(ctx, bc, tc, http.MethodDelete, a, nil)
 	if !refused && strings.Contains(v, "allowed") {
 		rule("create-only token deleted an existing file", false, v, ruleCreateOnly)

@@ -213,6 +213,10 @@ func (s *svc) tknAccess(ctx context.Context, env *engine.Env, dir, a, ab string)
 		name = "create-only token overwrote an existing file"
 	}
 	t.add(name, v, text, ruleCreateOnly)
+	// The delete that must be refused still goes through the scratch guard.
+	if err := s.scratch.Check(a); err != nil {
+		return engine.Unknownf("%v", err)
+	}
 	v, text = judge(tc.Rm(ctx, a), false)
 	name = "create-only delete"
 	if v == vAllowed {
