@@ -9,32 +9,15 @@ MX="$TB/matrix"
 QUIET=0
 [ "${1:-}" = --quiet ] && { QUIET=1; shift; }
 say() { [ "$QUIET" = 1 ] || echo "matrix: $*"; }
-ours() { # pid program: alive and running that program (guards against recycled PIDs)
-	[ -r "/proc/$1/cmdline" ] || return 1
-	tr "\\0" "\\n" <"/proc/$1/cmdline" 2>/dev/null | head -3 | grep -q "$2"
-}
+. "$(dirname "${BASH_SOURCE[0]}")/../lib/stop.sh"
 # stop NAME PROGRAM PIDFILE...: TERM, wait up to 15 s, then KILL.
 stop() {
-	local name=$1 prog=$2 f pid pids=() i left
+	local name=$1 prog=$2 f
+	local -a entries=()
 	shift 2
-	for f in "$@"; do
-		[ -s "$f" ] || continue
-		pid=$(cat "$f")
-		if [[ $pid =~ ^[0-9]+$ ]] && ours "$pid" "$prog"; then
-			kill -TERM "$pid" 2>/dev/null || true
-			pids+=("$pid")
-		fi
-		rm -f "$f"
-	done
-	[ ${#pids[@]} -gt 0 ] || return 0
-	for ((i = 0; i < 300; i++)); do
-		left=0
-		for pid in "${pids[@]}"; do ours "$pid" "$prog" && left=1; done
-		[ "$left" = 0 ] && break
-		sleep 0.05
-	done
-	for pid in "${pids[@]}"; do ours "$pid" "$prog" && kill -KILL "$pid" 2>/dev/null || true; done
-	say "stopped $name (pid ${pids[*]})"
+	for f in "$@"; do entries+=("$f:$prog"); done
+	stop_pidfiles 15 "${entries[@]}"
+	[ "$STOPPED" = 0 ] || say "stopped $name ($STOPPED processes)"
 }
 stop_one() { # product release
 	case $1 in
