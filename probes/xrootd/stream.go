@@ -10,20 +10,16 @@ import (
 	"github.com/gridprobe/gridprobe/probes/xrootd/xrd"
 )
 
-// readChunk is the most one kXR_read of a streamed read asks for. A check
-// holds one chunk of a file, not the file: with a thousand sites probed at
-// once, whole 1 MiB reference files (three copies each in the session
-// layer) were most of the probe's memory. A file of at most readChunk
-// bytes (the write checks' payload) still takes one request; the 1 MiB
-// reference file takes four.
-const readChunk = 256 << 10
-
-// streamRead opens p for reading and passes its content to w chunk by
-// chunk, from offset 0 to the end of the file. The size from the open
-// (kXR_retstat) sizes the last request one byte past the end, so the end
-// of file shows in the same round trip. More than limit bytes is an error
-// wrapping xrd.ErrTooLarge. It returns the bytes read and the address of
-// the server that served them.
+// streamRead opens p for reading and passes its content to w as it comes
+// off the connection, from offset 0 to the end of the file; the check holds
+// the session layer's small copy buffer, never the file or a whole
+// response frame (with a thousand sites probed at once, whole frames were
+// most of the probe's memory). The size from the open (kXR_retstat) sizes
+// the request one byte past the end, so a file of up to xrd.MaxReadChunk
+// bytes (the 1 MiB reference file, the write checks' payload) is read with
+// one kXR_read and the end of file shows in the same round trip. More than
+// limit bytes is an error wrapping xrd.ErrTooLarge. It returns the bytes
+// read and the address of the server that served them.
 func streamRead(ctx context.Context, sess *xrd.Session, p string, limit int64, w io.Writer) (n int64, servedBy string, err error) {
 	f, err := sess.Open(ctx, p, xrd.OpenRead|xrd.OpenRetstat, 0)
 	if err != nil {
@@ -41,22 +37,16 @@ func streamRead(ctx context.Context, sess *xrd.Session, p string, limit int64, w
 			return 0, f.Addr(), fmt.Errorf("read %s: %d bytes: %w (%d)", p, size, xrd.ErrTooLarge, limit)
 		}
 	}
-	buf := make([]byte, readChunk+1)
 	for {
 		if n > limit {
 			return n, f.Addr(), fmt.Errorf("read %s: %w (%d)", p, xrd.ErrTooLarge, limit)
 		}
-		want := int64(readChunk)
-		if rest := size - n; size >= 0 && rest < readChunk {
-			want = max(rest, 0) + 1 // +1: see the end of file in this round trip
+		want := limit + 1 - n // one byte past the limit shows a file above it
+		if size >= n {
+			want = min(want, size-n+1) // +1: see the end of file in this round trip
 		}
-		k, rerr := f.ReadAt(ctx, buf[:want], n)
-		if k > 0 {
-			if _, err := w.Write(buf[:k]); err != nil {
-				return n, f.Addr(), fmt.Errorf("read %s: %w", p, err)
-			}
-			n += int64(k)
-		}
+		k, rerr := f.ReadTo(ctx, w, n, want)
+		n += k
 		if errors.Is(rerr, io.EOF) {
 			if n > limit {
 				return n, f.Addr(), fmt.Errorf("read %s: %w (%d)", p, xrd.ErrTooLarge, limit)

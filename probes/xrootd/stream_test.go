@@ -16,9 +16,10 @@ import (
 	"github.com/gridprobe/gridprobe/probes/xrootd/xrd"
 )
 
-// TestStreamReadAgainstTestbed reads files around the chunk boundaries
+// TestStreamReadAgainstTestbed reads files around the kXR_read size limit
 // from the testbed's SE with streamRead and compares with what was
-// written and with the session layer's whole-file read.
+// written and with the session layer's whole-file read; a file of less
+// than xrd.MaxReadChunk bytes takes one kXR_read.
 func TestStreamReadAgainstTestbed(t *testing.T) {
 	env := testbed(t)
 	cfg, err := config.Parse("test-sites.yaml", []byte(sitesYAML(env, scenario{})))
@@ -48,7 +49,7 @@ func TestStreamReadAgainstTestbed(t *testing.T) {
 			t.Errorf("%s was left behind (rm -r: %v %s)", dir, err, out)
 		}
 	}()
-	for _, size := range []int{0, 1, readChunk - 1, readChunk, readChunk + 1, 4*readChunk + 3} {
+	for _, size := range []int{0, 1, 1 << 20, xrd.MaxReadChunk - 1, xrd.MaxReadChunk, 2*xrd.MaxReadChunk + 3} {
 		p := path.Join(dir, fmt.Sprintf("f%d", size))
 		data := make([]byte, size)
 		_, _ = rand.Read(data)
@@ -56,9 +57,18 @@ func TestStreamReadAgainstTestbed(t *testing.T) {
 			t.Fatal(err)
 		}
 		var got bytes.Buffer
-		n, by, err := c.StreamRead(ctx, p, &got)
+		var reads []string
+		tctx := xrd.WithTrace(ctx, &xrd.Trace{Read: func(_ string, off int64, rlen int) { reads = append(reads, fmt.Sprint(off, "+", rlen)) }})
+		n, by, err := c.StreamRead(tctx, p, &got)
 		if err != nil || n != int64(size) || !bytes.Equal(got.Bytes(), data) {
 			t.Errorf("size %d: read %d bytes (equal %v): %v", size, n, bytes.Equal(got.Bytes(), data), err)
+		}
+		var want []string // size+1 bytes in requests of at most MaxReadChunk
+		for off := 0; off <= size; off += xrd.MaxReadChunk {
+			want = append(want, fmt.Sprint(off, "+", min(size+1-off, xrd.MaxReadChunk)))
+		}
+		if fmt.Sprint(reads) != fmt.Sprint(want) {
+			t.Errorf("size %d: kXR_reads %v, want %v", size, reads, want)
 		}
 		whole, wholeBy, err := c.sess.ReadFile(ctx, p, maxRead)
 		if err != nil || by != wholeBy || !bytes.Equal(whole, data) {

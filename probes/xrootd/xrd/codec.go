@@ -48,15 +48,30 @@ func encodeRequest(sid, reqID uint16, body [16]byte, payload []byte) []byte {
 // when the peer closed cleanly between frames.
 func readFrame(r io.Reader, max int) (frame, error) {
 	var hdr [responseHeaderLen]byte
+	f, dlen, err := readHeader(r, &hdr, max)
+	if err != nil || dlen == 0 {
+		return f, err
+	}
+	f.body = make([]byte, dlen)
+	if err := readBody(r, f.body, f.status); err != nil {
+		return frame{}, err
+	}
+	return f, nil
+}
+
+// readHeader reads one response header into hdr (the caller's, so that a
+// read loop need not allocate one per frame) and returns the frame without
+// its body and the announced body length, checked against 0..max.
+func readHeader(r io.Reader, hdr *[responseHeaderLen]byte, max int) (frame, int, error) {
 	n, err := io.ReadFull(r, hdr[:])
 	if err != nil {
 		if errors.Is(err, io.EOF) && n == 0 {
-			return frame{}, io.EOF
+			return frame{}, 0, io.EOF
 		}
 		if errors.Is(err, io.ErrUnexpectedEOF) {
-			return frame{}, fmt.Errorf("connection closed in the middle of a response header (%d of 8 bytes): %w", n, io.ErrUnexpectedEOF)
+			return frame{}, 0, fmt.Errorf("connection closed in the middle of a response header (%d of 8 bytes): %w", n, io.ErrUnexpectedEOF)
 		}
-		return frame{}, err
+		return frame{}, 0, err
 	}
 	f := frame{
 		sid:    binary.BigEndian.Uint16(hdr[0:]),
@@ -64,20 +79,26 @@ func readFrame(r io.Reader, max int) (frame, error) {
 	}
 	dlen := int32(binary.BigEndian.Uint32(hdr[4:]))
 	if dlen < 0 || int64(dlen) > int64(max) {
-		return frame{}, protoErrf("response body length %d out of range (max %d), status %d", dlen, max, f.status)
+		return frame{}, 0, protoErrf("response body length %d out of range (max %d), status %d", dlen, max, f.status)
 	}
-	if dlen == 0 {
-		return f, nil
+	return f, int(dlen), nil
+}
+
+// readBody fills b with the body of a frame of the given status.
+func readBody(r io.Reader, b []byte, status uint16) error {
+	n, err := io.ReadFull(r, b)
+	return bodyErr(err, status, n, len(b))
+}
+
+// bodyErr describes a failure after n of the dlen body bytes of a frame.
+func bodyErr(err error, status uint16, n, dlen int) error {
+	if err == nil {
+		return nil
 	}
-	f.body = make([]byte, dlen)
-	n, err = io.ReadFull(r, f.body)
-	if err != nil {
-		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-			return frame{}, fmt.Errorf("connection closed in the middle of a %s response body (%d of %d bytes): %w", statusName(f.status), n, dlen, io.ErrUnexpectedEOF)
-		}
-		return frame{}, err
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return fmt.Errorf("connection closed in the middle of a %s response body (%d of %d bytes): %w", statusName(status), n, dlen, io.ErrUnexpectedEOF)
 	}
-	return f, nil
+	return err
 }
 
 // cstring returns b up to its first NUL.

@@ -39,6 +39,7 @@ type conn struct {
 	sid      uint16
 	broken   error
 	info     Info
+	hdr      [responseHeaderLen]byte // response header buffer of readStream
 }
 
 // connConfig is what bringing up a connection needs.
@@ -385,16 +386,34 @@ func (c *conn) closeNow() { _ = c.nc.Close() }
 // that carries the real answer. Any I/O error or protocol violation closes
 // the connection; so does ctx being cancelled during the request.
 func (c *conn) roundTrip(ctx context.Context, reqID uint16, body [16]byte, payload []byte, maxBody int) (frame, error) {
+	var f frame
+	err := c.run(ctx, func() error {
+		var err error
+		f, err = c.exchange(ctx, reqID, body, payload, maxBody)
+		return err
+	})
+	if err != nil {
+		return frame{}, err
+	}
+	return f, nil
+}
+
+// run runs one request's I/O (fn) under the connection lock, with ctx
+// watching the connection, and sorts out its failure: a cancelled context,
+// an I/O error or a protocol violation closes the connection for good;
+// kXR_error (except kXR_InvalidRequest, after which the server hangs up) and
+// an inSyncError leave it usable.
+func (c *conn) run(ctx context.Context, fn func() error) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.broken != nil {
-		return frame{}, fmt.Errorf("connection unusable: %w", c.broken)
+		return fmt.Errorf("connection unusable: %w", c.broken)
 	}
 	if err := ctx.Err(); err != nil {
-		return frame{}, err
+		return err
 	}
 	unwatch := watch(ctx, c.nc)
-	f, err := c.exchange(ctx, reqID, body, payload, maxBody)
+	err := fn()
 	fired := unwatch()
 	var se *ServerError
 	var inSync *inSyncError
@@ -403,22 +422,22 @@ func (c *conn) roundTrip(ctx context.Context, reqID uint16, body [16]byte, paylo
 		// The connection was closed under us by the context.
 		err = ctxError(ctx, errOr(err, errors.New("request interrupted")))
 		c.markBroken(err)
-		return frame{}, err
+		return err
 	case err == nil:
+		return nil
 	case errors.As(err, &se):
 		if se.Code == ErrInvalidRequest {
 			// The server closes the connection after 3006.
 			c.markBroken(err)
 		}
-		return frame{}, err
+		return err
 	case errors.As(err, &inSync):
-		return frame{}, inSync.err
+		return inSync.err
 	default:
 		err = ctxError(ctx, err)
 		c.markBroken(err)
-		return frame{}, err
+		return err
 	}
-	return f, nil
 }
 
 // inSyncError is a failure after which the connection is still in step

@@ -4,7 +4,9 @@
 // secproto.Authenticators), and runs the file-system requests the XRootD
 // checks need (stat, open/read/write/close, mkdir, rm, rmdir, dirlist, query
 // checksum/config, locate), following kXR_wait, kXR_waitresp + kXR_attn,
-// kXR_oksofar and kXR_redirect the way XrdCl 5.5 does.
+// kXR_oksofar and kXR_redirect the way XrdCl 5.5 does. Read answers are
+// streamed (File.ReadTo): their data goes from the connection to the
+// caller's writer through a small pooled buffer, never held whole.
 //
 // The wire behaviour implemented here is the one recorded byte by byte
 // against XRootD 5.5.3 in /work/shared/xrootd/SESSION.md.

@@ -19,7 +19,7 @@ import (
 // fakeServer is an in-process XRootD server for framing edge cases. Each
 // accepted connection runs script.
 type fakeServer struct {
-	t      *testing.T
+	t      testing.TB
 	ln     net.Listener
 	script func(fc *fakeConn)
 	wg     sync.WaitGroup
@@ -28,7 +28,7 @@ type fakeServer struct {
 }
 
 type fakeConn struct {
-	t  *testing.T
+	t  testing.TB
 	c  net.Conn
 	fs *fakeServer
 }
@@ -40,7 +40,7 @@ type fakeReq struct {
 	payload []byte
 }
 
-func newFake(t *testing.T, script func(fc *fakeConn)) *fakeServer {
+func newFake(t testing.TB, script func(fc *fakeConn)) *fakeServer {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -16,6 +16,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -429,6 +430,81 @@ func TestIntegrationReference(t *testing.T) {
 	}
 	if sum != tb.refAdler || ck.Value != tb.refAdler {
 		t.Errorf("adler32 local %s, server %v, testbed says %s", sum, ck, tb.refAdler)
+	}
+}
+
+// TestIntegrationReferenceStreamed reads the reference file from the real
+// SE with one streaming kXR_read, hashing it as it arrives, and compares
+// what that allocates with the 256 KiB ReadAt loop the probe used before.
+func TestIntegrationReferenceStreamed(t *testing.T) {
+	tb := needTestbed(t)
+	if tb.refPath == "" {
+		t.Skip("GRIDPROBE_REF_PATH not set: no reference file in this environment")
+	}
+	s := dialSE(t, tb)
+	ctx := ctxT(t, 60*time.Second)
+	f, err := s.Open(ctx, tb.refPath, xrd.OpenRead|xrd.OpenRetstat, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close(ctx)
+	size := f.OpenStat().Size
+	var reads int
+	tctx := xrd.WithTrace(ctx, &xrd.Trace{Read: func(string, int64, int) { reads++ }})
+	streamed := func() error {
+		h := adler32.New()
+		n, err := f.ReadTo(tctx, h, 0, size+1)
+		if !errors.Is(err, io.EOF) || n != size {
+			return fmt.Errorf("ReadTo: %d of %d bytes: %v", n, size, err)
+		}
+		if sum := fmt.Sprintf("%08x", h.Sum32()); sum != tb.refAdler {
+			return fmt.Errorf("adler32 %s, testbed says %s", sum, tb.refAdler)
+		}
+		return nil
+	}
+	buf := make([]byte, 256<<10+1)
+	chunked := func() error {
+		h := adler32.New()
+		for n := int64(0); ; {
+			k, err := f.ReadAt(tctx, buf[:min(int64(256<<10), size-n+1)], n)
+			h.Write(buf[:k])
+			n += int64(k)
+			if errors.Is(err, io.EOF) {
+				if sum := fmt.Sprintf("%08x", h.Sum32()); sum != tb.refAdler {
+					return fmt.Errorf("adler32 %s, testbed says %s", sum, tb.refAdler)
+				}
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+		}
+	}
+	perRead := func(read func() error) (allocated uint64, requests int) {
+		const runs = 10
+		if err := read(); err != nil { // warm up
+			t.Fatal(err)
+		}
+		reads = 0
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		for range runs {
+			if err := read(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		runtime.ReadMemStats(&after)
+		return (after.TotalAlloc - before.TotalAlloc) / runs, reads / runs
+	}
+	sAlloc, sReqs := perRead(streamed)
+	cAlloc, cReqs := perRead(chunked)
+	t.Logf("reference file, %d bytes: ReadTo %d kXR_read(s), %d B allocated per read; 256 KiB ReadAt loop %d kXR_reads, %d B allocated (plus its %d B buffer)",
+		size, sReqs, sAlloc, cReqs, cAlloc, len(buf))
+	if size < xrd.MaxReadChunk && sReqs != 1 {
+		t.Errorf("ReadTo of %d bytes sent %d kXR_reads, want 1", size, sReqs)
+	}
+	if sAlloc > 128<<10 {
+		t.Errorf("ReadTo of %d bytes allocated %d bytes per read, want under 128 KiB", size, sAlloc)
 	}
 }
 

@@ -1,6 +1,7 @@
 package xrd
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -250,30 +251,26 @@ func (f *File) Stat(ctx context.Context) (StatInfo, error) {
 	return st, nil
 }
 
+// ReadTo reads n bytes at off and writes them to w as they arrive, through
+// a small pooled buffer: the answer is never held whole. It sends one
+// kXR_read when n <= MaxReadChunk, one per MaxReadChunk otherwise. It
+// returns the number of bytes written to w; at end of file (the server
+// answered fewer bytes than asked) it returns them with io.EOF, like
+// ReadAt. If w fails, the rest of the answer is read and dropped, so the
+// connection stays usable, and w's error is returned (wrapped).
+func (f *File) ReadTo(ctx context.Context, w io.Writer, off, n int64) (int64, error) {
+	return f.readTo(ctx, &readSink{w: w}, off, n)
+}
+
 // ReadAt reads len(p) bytes at off. At end of file it returns the bytes
-// read and io.EOF, like io.ReaderAt.
+// read and io.EOF, like io.ReaderAt. The data goes from the connection
+// straight into p.
 func (f *File) ReadAt(ctx context.Context, p []byte, off int64) (int, error) {
-	n := 0
-	for n < len(p) {
-		want := min(len(p)-n, maxReadChunk)
-		var body [16]byte
-		copy(body[0:], f.fh[:])
-		binary.BigEndian.PutUint64(body[4:], uint64(off+int64(n)))
-		binary.BigEndian.PutUint32(body[12:], uint32(want))
-		fr, err := f.c.roundTrip(ctx, reqRead, body, nil, want)
-		if err != nil {
-			return n, fmt.Errorf("read %s at %s (offset %d): %w", f.path, f.c.addr, off+int64(n), err)
-		}
-		if fr.status != statusOK {
-			return n, fmt.Errorf("read %s at %s: unexpected %s", f.path, f.c.addr, statusName(fr.status))
-		}
-		copy(p[n:], fr.body)
-		n += len(fr.body)
-		if len(fr.body) < want {
-			return n, io.EOF
-		}
+	if len(p) == 0 {
+		return 0, nil
 	}
-	return n, nil
+	n, err := f.readTo(ctx, &readSink{p: p}, off, int64(len(p)))
+	return int(n), err
 }
 
 // WriteAt writes p at off.
@@ -335,27 +332,25 @@ func (s *Session) ReadFile(ctx context.Context, path string, max int64) (data []
 			return nil, f.Addr(), fmt.Errorf("read %s: %d bytes: %w (%d)", path, size, ErrTooLarge, max)
 		}
 	}
-	var buf []byte
-	chunk := int64(1 << 20)
+	var buf bytes.Buffer
 	if size >= 0 {
-		chunk = min(max, size+1) // +1: see end of file in the same round trip
+		buf.Grow(int(size) + 1)
 	}
 	for {
-		if int64(len(buf)) > max {
+		have := int64(buf.Len())
+		if have > max {
 			return nil, f.Addr(), fmt.Errorf("read %s: %w (%d)", path, ErrTooLarge, max)
 		}
-		want := min(chunk, max+1-int64(len(buf)), maxReadChunk)
-		if want <= 0 {
-			want = 1
+		want := max + 1 - have // one byte past the limit shows a file above it
+		if size >= have {
+			want = min(want, size-have+1) // +1: see end of file in the same round trip
 		}
-		p := make([]byte, want)
-		n, rerr := f.ReadAt(ctx, p, int64(len(buf)))
-		buf = append(buf, p[:n]...)
+		_, rerr := f.ReadTo(ctx, &buf, have, want)
 		if errors.Is(rerr, io.EOF) {
-			if int64(len(buf)) > max {
+			if int64(buf.Len()) > max {
 				return nil, f.Addr(), fmt.Errorf("read %s: %w (%d)", path, ErrTooLarge, max)
 			}
-			return buf, f.Addr(), nil
+			return buf.Bytes(), f.Addr(), nil
 		}
 		if rerr != nil {
 			return nil, f.Addr(), rerr

@@ -153,6 +153,9 @@ type Trace struct {
 	Wait func(addr string, d time.Duration, msg string)
 	// WaitResp is called for every kXR_waitresp.
 	WaitResp func(addr string, d time.Duration, msg string)
+	// Read is called for every kXR_read sent (also a resend after
+	// kXR_wait) with its offset and length.
+	Read func(addr string, off int64, rlen int)
 }
 
 type traceKey struct{}
