@@ -24,9 +24,9 @@ import (
 const MaxReadChunk = maxReadChunk
 
 const (
-	// copyBufSize is the buffer a streaming read holds while it runs: two
-	// TLS records.
-	copyBufSize = 32 << 10
+	// copyBufSize is the buffer a streaming read holds while it runs: one
+	// TLS record's plaintext, the most a tls.Conn Read returns at once.
+	copyBufSize = 16 << 10
 	// maxControlBody bounds the body of a non-data frame in a read answer
 	// (kXR_error, kXR_wait, kXR_waitresp, kXR_redirect).
 	maxControlBody = 64 << 10
