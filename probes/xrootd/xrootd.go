@@ -262,7 +262,7 @@ func (s *svc) loadProxy(kind string) (*cred.Proxy, error) {
 // gsiAuth returns the authenticator factory for a proxy: GSI only.
 // extraNames are further host names accepted for the server certificate.
 func (s *svc) gsiAuth(p *cred.Proxy, extraNames []string) (func() []secproto.Authenticator, error) {
-	gc, err := gsi.CredentialFromTLS(p.Cert)
+	gc, err := gsi.NewCredential(p.Chain, p.Cert.PrivateKey)
 	if err != nil {
 		return nil, fmt.Errorf("proxy %s: %w", p.Path, err)
 	}

@@ -2,6 +2,7 @@ package gsi
 
 import (
 	"bytes"
+	"crypto"
 	"crypto/rsa"
 	"crypto/tls"
 	"crypto/x509"
@@ -112,19 +113,26 @@ func parseRSAKey(blk *pem.Block) (*rsa.PrivateKey, error) {
 // CredentialFromTLS converts a tls.Certificate (e.g. from
 // tls.LoadX509KeyPair(proxy, proxy)) into a Credential.
 func CredentialFromTLS(tc tls.Certificate) (*Credential, error) {
-	c := &Credential{}
+	var chain []*x509.Certificate
 	for i, der := range tc.Certificate {
 		cert, err := x509.ParseCertificate(der)
 		if err != nil {
 			return nil, fmt.Errorf("%w: certificate %d: %v", ErrCredential, i+1, err)
 		}
-		c.Chain = append(c.Chain, cert)
+		chain = append(chain, cert)
 	}
-	k, ok := tc.PrivateKey.(*rsa.PrivateKey)
+	return NewCredential(chain, tc.PrivateKey)
+}
+
+// NewCredential is a credential from an already parsed chain (proxy
+// first) and its private key, which must be RSA. The chain is shared, not
+// copied: a proxy loaded once serves every session of a round.
+func NewCredential(chain []*x509.Certificate, key crypto.PrivateKey) (*Credential, error) {
+	k, ok := key.(*rsa.PrivateKey)
 	if !ok {
-		return nil, fmt.Errorf("%w: GSI needs an RSA key, got %T", ErrCredential, tc.PrivateKey)
+		return nil, fmt.Errorf("%w: GSI needs an RSA key, got %T", ErrCredential, key)
 	}
-	c.Key = k
+	c := &Credential{Chain: chain, Key: k}
 	if err := c.validate(); err != nil {
 		return nil, err
 	}
