@@ -28,7 +28,13 @@ type Link struct {
 
 	accepted   atomic.Int64
 	roundTrips atomic.Int64
+	stalls     atomic.Int64
+	longest    atomic.Int64 // ns
 }
+
+// StallAfter is how long a server may leave a client's request
+// unanswered before the link counts the connection as stalled.
+const StallAfter = 10 * time.Second
 
 // LinkStats counts what crossed a link.
 type LinkStats struct {
@@ -38,6 +44,13 @@ type LinkStats struct {
 	// time the client sent after having received: the round trips the
 	// client really waited for.
 	RoundTrips int64
+	// Stalls counts connections on which the server left the client's
+	// bytes unanswered for StallAfter or more (until it answered or the
+	// connection ended); LongestWait is the longest such wait on any
+	// connection. They tell a server that stops answering from a client
+	// that never asked.
+	Stalls      int64
+	LongestWait time.Duration
 }
 
 // NewLink listens on a free loopback port and forwards to upstream.
@@ -60,7 +73,8 @@ func (l *Link) Port() int { return l.ln.Addr().(*net.TCPAddr).Port }
 
 // Stats returns the counts so far.
 func (l *Link) Stats() LinkStats {
-	return LinkStats{Conns: l.accepted.Load(), RoundTrips: l.roundTrips.Load()}
+	return LinkStats{Conns: l.accepted.Load(), RoundTrips: l.roundTrips.Load(),
+		Stalls: l.stalls.Load(), LongestWait: time.Duration(l.longest.Load())}
 }
 
 // Close stops accepting, drops every open connection and waits until all
@@ -133,6 +147,7 @@ func (l *Link) forward(client net.Conn, accepted time.Time) {
 
 	var received atomic.Bool // the client got bytes since it last sent
 	received.Store(true)     // so its first bytes start a round trip
+	w := &waits{}
 	rtt := 2 * l.oneWay
 	var done sync.WaitGroup
 	done.Add(2)
@@ -142,13 +157,56 @@ func (l *Link) forward(client net.Conn, accepted time.Time) {
 			if received.Swap(false) {
 				l.roundTrips.Add(1)
 			}
+			w.asked()
 		}, nil)
 	}()
 	go func() {
 		defer done.Done()
-		l.pipe(up, client, time.Time{}, nil, func() { received.Store(true) })
+		l.pipe(up, client, time.Time{}, w.answered, func() { received.Store(true) })
 	}()
 	done.Wait()
+	if longest := w.end(); longest >= StallAfter {
+		l.stalls.Add(1)
+		for {
+			cur := l.longest.Load()
+			if int64(longest) <= cur || l.longest.CompareAndSwap(cur, int64(longest)) {
+				break
+			}
+		}
+	}
+}
+
+// waits measures, on one connection, how long the server took to send
+// anything after the client's bytes reached the link.
+type waits struct {
+	mu      sync.Mutex
+	since   time.Time // the client's oldest unanswered bytes; zero: none
+	longest time.Duration
+}
+
+func (w *waits) asked() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.since.IsZero() {
+		w.since = time.Now()
+	}
+}
+
+func (w *waits) answered() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !w.since.IsZero() {
+		w.longest = max(w.longest, time.Since(w.since))
+		w.since = time.Time{}
+	}
+}
+
+// end closes the books: bytes still unanswered waited until now.
+func (w *waits) end() time.Duration {
+	w.answered()
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.longest
 }
 
 // chunk is data read at one instant, due at the other end later.

@@ -93,3 +93,34 @@ func ListDir(ctx context.Context, endpoint, proxyPath, caDir, dir string) ([]str
 	}
 	return names, nil
 }
+
+// ListenOverflows is the kernel's count of connections dropped because a
+// listening socket's accept queue was full (TcpExt ListenOverflows in
+// /proc/net/netstat); -1 when it cannot be read. The testbed SE listens
+// with XRootD's backlog of 255, which a thousand sites connecting to the
+// one SE at once overflow: each drop costs the client a TCP retransmission
+// (1 s, then 2 s, 4 s, …), a thing that cannot happen when the thousand
+// sites are a thousand servers.
+func ListenOverflows() int64 {
+	b, err := os.ReadFile("/proc/net/netstat")
+	if err != nil {
+		return -1
+	}
+	lines := strings.Split(string(b), "\n")
+	for i := 0; i+1 < len(lines); i++ {
+		names, values := strings.Fields(lines[i]), strings.Fields(lines[i+1])
+		if len(names) == 0 || names[0] != "TcpExt:" || len(values) != len(names) || values[0] != "TcpExt:" {
+			continue
+		}
+		for j, n := range names {
+			if n == "ListenOverflows" {
+				v, err := strconv.ParseInt(values[j], 10, 64)
+				if err != nil {
+					return -1
+				}
+				return v
+			}
+		}
+	}
+	return -1
+}

@@ -15,6 +15,8 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+
+	"github.com/gridprobe/gridprobe/internal/round"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -34,6 +36,7 @@ run 'probe <command> -h' for the flags of a command.
 `
 
 func main() {
+	round.TuneGC()
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
