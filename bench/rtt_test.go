@@ -1,0 +1,144 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"os"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gridprobe/gridprobe/internal/engine"
+)
+
+// Every check of both catalogues has a count, and nothing else does.
+func TestEveryCheckCounted(t *testing.T) {
+	want := map[string][]string{
+		"webdav": {"1connection", "2ssl", "3crt_extension", "4crt-read", "6crt-access", "7crt-write", "8crt-directory",
+			"10macaroon", "14tkn-read", "16tkn-access", "17tkn-write", "18tkn-directory", cleanupID},
+		"xrootd": {"1connection", "3version", "4crt-read", "5crt-contain", "6crt-access", "7crt-write", "8crt-directory",
+			"14tkn-read", "15tkn-contain", "16tkn-access", "17tkn-write", "18tkn-directory", cleanupID},
+	}
+	for proto, ids := range want {
+		got := MinRoundTrips[proto]
+		total := 0
+		for _, id := range ids {
+			total += got[id]
+		}
+		t.Logf("%s: %d round trips in all (%v)", proto, total, got)
+		if len(got) != len(ids) {
+			t.Errorf("%s: %d counts, want %d", proto, len(got), len(ids))
+		}
+		for _, id := range ids {
+			if n, ok := got[id]; !ok || n <= 0 {
+				t.Errorf("%s/%s: count %d (present %v)", proto, id, n, ok)
+			}
+		}
+	}
+}
+
+// testbedLinks puts a latency link in front of each testbed storage
+// endpoint and returns the config of one site through them (oneWay 0: the
+// endpoints themselves, no links).
+func testbedLinks(t *testing.T, oneWay time.Duration) (map[string]*Link, *Endpoint, SitesOptions) {
+	t.Helper()
+	w, err1 := url.Parse(os.Getenv("GRIDPROBE_WEBDAV_URL"))
+	x, err2 := url.Parse(os.Getenv("GRIDPROBE_XROOTD_URL"))
+	if err1 != nil || err2 != nil || w.Host == "" || x.Host == "" {
+		t.Fatalf("bad testbed URLs %q %q", os.Getenv("GRIDPROBE_WEBDAV_URL"), os.Getenv("GRIDPROBE_XROOTD_URL"))
+	}
+	o := SitesOptions{Concurrency: 1, WebDAVAudience: w.Scheme + "://" + w.Host, XRootDAudience: x.Scheme + "://" + x.Host}
+	if oneWay == 0 {
+		return nil, &Endpoint{WebDAV: w.String(), XRootD: x.String()}, o
+	}
+	links := map[string]*Link{}
+	for proto, port := range map[string]string{"webdav": w.Port(), "xrootd": x.Port()} {
+		l, err := NewLink("127.0.0.1:"+port, oneWay)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = l.Close() })
+		links[proto] = l
+	}
+	return links, &Endpoint{
+		WebDAV: fmt.Sprintf("https://localhost:%d", links["webdav"].Port()),
+		XRootD: fmt.Sprintf("roots://localhost:%d", links["xrootd"].Port()),
+	}, o
+}
+
+func traceOnce(t *testing.T, oneWay time.Duration) []CheckTrace {
+	t.Helper()
+	links, ep, o := testbedLinks(t, oneWay)
+	cfg, _, err := LoadSites(t.TempDir(), "trace.yaml", SitesYAML([]Endpoint{*ep}, o))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	tr, err := TraceRound(ctx, cfg, links)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tr
+}
+
+// TestCountsAgainstTestbed runs the check lists through 20 ms links to the
+// real testbed SE and holds every count against what the link saw: a
+// count above the round trips the probe really waited for is wrong. With
+// -v it prints, per check, the round trips counted, seen by the link, and
+// measured in wall time with the same check's time off the wire (a run
+// without links) taken out. Needs `eval "$(testbed/env)"`.
+func TestCountsAgainstTestbed(t *testing.T) {
+	if os.Getenv("GRIDPROBE_WEBDAV_URL") == "" || os.Getenv("GRIDPROBE_XROOTD_URL") == "" {
+		t.Skip("no testbed in the environment: run `eval \"$(testbed/env)\"` (testbed/up.sh first) to check the counts against the real SE")
+	}
+	if testing.Short() {
+		t.Skip("-short: the testbed trace takes about 20 s")
+	}
+	const oneWay = 20 * time.Millisecond
+	rtt := 2 * oneWay
+	const runs = 2
+	type key struct{ proto, id string }
+	direct := map[key]time.Duration{}
+	for _, c := range traceOnce(t, 0) {
+		direct[key{c.Protocol, c.Check}] = c.Duration
+	}
+	linked := map[key][]CheckTrace{}
+	var order []key
+	for i := 0; i < runs; i++ {
+		for _, c := range traceOnce(t, oneWay) {
+			k := key{c.Protocol, c.Check}
+			if i == 0 {
+				order = append(order, k)
+			}
+			linked[k] = append(linked[k], c)
+		}
+	}
+	sort.SliceStable(order, func(i, j int) bool { return order[i].proto < order[j].proto })
+	var b strings.Builder
+	fmt.Fprintf(&b, "%-8s %-16s %-8s %7s %6s %5s %9s %9s\n", "proto", "check", "state", "counted", "link", "conns", "wall/RTT", "wire/RTT")
+	for _, k := range order {
+		cs := linked[k]
+		var d time.Duration
+		minRT := cs[0].RoundTrips
+		for _, c := range cs {
+			d += c.Duration
+			minRT = min(minRT, c.RoundTrips)
+		}
+		d /= time.Duration(len(cs))
+		counted, ok := MinRoundTrips[k.proto][k.id]
+		fmt.Fprintf(&b, "%-8s %-16s %-8s %7d %6d %5d %9.1f %9.1f  %s\n", k.proto, k.id, cs[0].State, counted, cs[0].RoundTrips, cs[0].Conns,
+			float64(d)/float64(rtt), float64(d-direct[k])/float64(rtt), strings.Join(cs[0].Events, " "))
+		switch {
+		case !ok:
+			t.Errorf("%s/%s has no count in MinRoundTrips", k.proto, k.id)
+		case cs[0].State != engine.OK && k.id != cleanupID:
+			// A failing check stops early: its count is for the full list.
+		case int64(counted) > minRT:
+			t.Errorf("%s/%s: counted %d round trips, the link saw the probe wait for only %d", k.proto, k.id, counted, minRT)
+		}
+	}
+	t.Logf("per check, RTT %v, %d runs (link: client turns + TCP handshakes of the first run; wire: wall minus the run without links):\n%s", rtt, runs, b.String())
+}

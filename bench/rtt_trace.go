@@ -1,0 +1,152 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http/httptrace"
+	"sync"
+	"time"
+
+	"github.com/gridprobe/gridprobe/internal/config"
+	"github.com/gridprobe/gridprobe/internal/engine"
+	"github.com/gridprobe/gridprobe/internal/plan"
+	"github.com/gridprobe/gridprobe/internal/round"
+	"github.com/gridprobe/gridprobe/probes/probe"
+	"github.com/gridprobe/gridprobe/probes/xrootd/xrd"
+)
+
+// CheckTrace is what one check (or a service's cleanups, Check ==
+// cleanupID) cost on its service's latency link: the wall time and the
+// link's connection and round-trip counts over that time. It is the
+// diagnostic behind the counts in rtt.go: RoundTrips is what the probe
+// really waited for, MinRoundTrips what it needs.
+type CheckTrace struct {
+	Protocol, Check string
+	State           engine.State // engine.OK for the cleanups
+	Duration        time.Duration
+	Conns           int64
+	RoundTrips      int64
+	// Events are what the probe's clients reported, in order: "new" or
+	// "reused" for each HTTP request's connection, "session" for each
+	// XRootD connection brought up, "wait" for a kXR_wait or kXR_waitresp.
+	Events []string
+}
+
+// settle lets the link's reader see the last bytes a check sent (a
+// closing session's TLS alert) before its counts are read.
+const settle = 3 * time.Millisecond
+
+// TraceRound runs one round of cfg's first site like RunRound, and records
+// for each check and for each service's cleanups the counts of the link
+// its service goes through (links by protocol; a protocol without a link
+// gets zero counts, which is how a run without links measures the time
+// spent off the wire). Services run side by side as in a real round.
+func TraceRound(ctx context.Context, cfg *config.Config, links map[string]*Link) ([]CheckTrace, error) {
+	if len(cfg.Sites) == 0 {
+		return nil, fmt.Errorf("trace: no site")
+	}
+	tokens, err := round.TokenSource(cfg.Credentials.Token)
+	if err != nil {
+		return nil, fmt.Errorf("token source: %w", err)
+	}
+	if c, ok := tokens.(io.Closer); ok {
+		defer c.Close()
+	}
+	creds := probe.NewCredentials(cfg.Credentials, tokens)
+	cs := &cfg.Sites[0]
+	site := &engine.Site{Name: cs.Name, Budget: cs.Budget}
+	opt := plan.Options{RunID: engine.NewRunID(), Creds: creds}
+	var mu sync.Mutex
+	var out []CheckTrace
+	ev := &events{m: map[string][]string{}}
+	if l := links[config.TypeWebDAV]; l != nil {
+		ev.httpAddr = l.Addr()
+	}
+	for j := range cs.Services {
+		sv := &cs.Services[j]
+		svc, err := plan.BuildService(cfg, cs, sv, opt)
+		if err != nil {
+			return nil, err
+		}
+		link := links[sv.Type]
+		stats := func() LinkStats {
+			if link == nil {
+				return LinkStats{}
+			}
+			time.Sleep(settle)
+			return link.Stats()
+		}
+		var last LinkStats // at the end of the latest check
+		var lastAt time.Time
+		record := func(id string, st engine.State, d time.Duration, from, to LinkStats) {
+			mu.Lock()
+			defer mu.Unlock()
+			out = append(out, CheckTrace{Protocol: svc.Protocol, Check: id, State: st, Duration: d,
+				Conns: to.Conns - from.Conns, RoundTrips: to.RoundTrips - from.RoundTrips, Events: ev.take(svc.Protocol)})
+		}
+		for i := range svc.Checks {
+			c := &svc.Checks[i]
+			run, id := c.Run, c.ID
+			c.Run = func(ctx context.Context, env *engine.Env) engine.Outcome {
+				before := stats()
+				start := time.Now()
+				o := run(ctx, env)
+				d := time.Since(start)
+				last, lastAt = stats(), time.Now()
+				record(id, o.State, d, before, last)
+				return o
+			}
+		}
+		closeSvc := svc.Close
+		svc.Close = func() { // after the cleanups, before the pooled connections close
+			record(cleanupID, engine.OK, time.Since(lastAt), last, stats())
+			if closeSvc != nil {
+				closeSvc()
+			}
+		}
+		site.Services = append(site.Services, svc)
+	}
+	runner := &engine.Runner{Concurrency: 1}
+	runner.Run(ev.traced(ctx), []*engine.Site{site})
+	return out, nil
+}
+
+// events collects what the clients report, per protocol: the HTTP
+// client's for webdav, the XRootD session layer's for xrootd.
+type events struct {
+	mu sync.Mutex
+	m  map[string][]string
+	// httpAddr, when set, keeps only HTTP requests to it (not the
+	// token issuer's).
+	httpAddr string
+}
+
+func (e *events) add(proto, what string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.m[proto] = append(e.m[proto], what)
+}
+
+func (e *events) take(proto string) []string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	out := e.m[proto]
+	e.m[proto] = nil
+	return out
+}
+
+// traced makes every check and cleanup of the round report to e.
+func (e *events) traced(ctx context.Context) context.Context {
+	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{GotConn: func(i httptrace.GotConnInfo) {
+		if e.httpAddr != "" && (i.Conn == nil || i.Conn.RemoteAddr().String() != e.httpAddr) {
+			return
+		}
+		e.add(config.TypeWebDAV, map[bool]string{true: "reused", false: "new"}[i.Reused])
+	}})
+	return xrd.WithTrace(ctx, &xrd.Trace{
+		Connected: func(xrd.Info) { e.add(config.TypeXRootD, "session") },
+		Wait:      func(string, time.Duration, string) { e.add(config.TypeXRootD, "wait") },
+		WaitResp:  func(string, time.Duration, string) { e.add(config.TypeXRootD, "waitresp") },
+	})
+}
