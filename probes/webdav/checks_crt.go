@@ -470,6 +470,11 @@ func (s *svc) macaroon(ctx context.Context, env *engine.Env, target, wp string) 
 	if !ok {
 		return engine.Critf("read-only macaroon (activity:%s) could write %s: %s", macaroonActivities, wp, verdict)
 	}
+	// Refused: nothing to delete (a DELETE of a missing object is a 404,
+	// after which XrdHttp closes the connection). Should a server have
+	// made something anyway, the service-end sweep of the scratch
+	// directory removes it.
+	s.deleted.Set(wp, true)
 	o := engine.Okf("macaroon (activity:%s, %ds) for %s obtained with the proxy; read %s (%d bytes, adler32 %08x); write refused: %s",
 		macaroonActivities, answer.ExpiresIn, target, ref.Path, rep.bytes, rep.adler, verdict)
 	o.Perf = []engine.Perf{{Label: "read_bytes", Value: float64(rep.bytes), Unit: "B"}, {Label: "read_time", Value: rep.took.Seconds(), Unit: "s"}}

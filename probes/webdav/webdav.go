@@ -58,6 +58,9 @@ type svc struct {
 	clients    map[string]*client
 	proxies    map[string]*cred.Proxy
 	dirCleanup sync.Once
+	// scratchMade: the scratch directory exists (made or found by an
+	// earlier check of this service), so later checks skip the MKCOL.
+	scratchMade atomic.Bool
 	// deleted: objects the checks removed themselves (no cleanup needed).
 	deleted probe.DeletedSet
 }
@@ -196,7 +199,8 @@ func (s *svc) needScratch() (probe.Scratch, *engine.Outcome) {
 }
 
 // ensureScratch creates the run's scratch directory (MKCOL; an existing one
-// is fine) with the given credential, after registering — once per service,
+// is fine) with the given credential unless an earlier check of the service
+// did, after registering — once per service,
 // so it runs after every object's cleanup — the cleanup that removes the
 // directory itself if it exists.
 func (s *svc) ensureScratch(ctx context.Context, env *engine.Env, c *client, tok *cred.Token) error {
@@ -211,7 +215,13 @@ func (s *svc) mkScratch(ctx context.Context, env *engine.Env, c *client, tok *cr
 	s.dirCleanup.Do(func() {
 		env.Cleanup("scratch dir "+s.scratch.Dir(), s.sweepScratch)
 	})
+	if s.scratchMade.Load() {
+		return nil // only the service-end cleanup removes it
+	}
 	_, _, err := c.call(ctx, "MKCOL", s.scratch.Dir(), tok, nil, nil, 201, 405)
+	if err == nil {
+		s.scratchMade.Store(true)
+	}
 	return err
 }
 

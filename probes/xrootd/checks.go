@@ -39,9 +39,13 @@ func (s *svc) version(ctx context.Context) engine.Outcome {
 	}
 	var auths []func() secproto.Authenticator
 	var missing []string
+	// keys: the pool key of this session for each protocol it may log in
+	// with, so the later check that needs exactly that session reuses it.
+	keys := map[string]string{}
 	if p, err := s.loadProxy(kindProxy); err == nil {
 		if f, err := s.gsiAuth(p, nil); err == nil {
 			auths = append(auths, func() secproto.Authenticator { return f()[0] })
+			keys[gsiName] = "gsi " + kindProxy
 		} else {
 			missing = append(missing, err.Error())
 		}
@@ -52,7 +56,9 @@ func (s *svc) version(ctx context.Context) engine.Outcome {
 	if ref := s.t.Service.ReadFile.Path; ref != "" {
 		sc = read(ref)
 	}
-	if tok, err := s.token(ctx, s.aud, sc); err == nil {
+	tok, err := s.token(ctx, s.aud, sc)
+	if err == nil {
+		keys[ztn.Name] = s.tokenKey(s.aud, tok, sc)
 		auths = append(auths, func() secproto.Authenticator {
 			return ztn.New(func() (string, error) { return tok.Bearer(), nil })
 		})
@@ -76,11 +82,16 @@ func (s *svc) version(ctx context.Context) engine.Outcome {
 		}
 		return failure("session bring-up with %s failed: %s", err, s.url)
 	}
-	defer sess.Close()
 	info := sess.Info()
 	cfg, err := sess.QueryConfig(ctx, "version", "role", "sitename", "chksum")
 	if err != nil {
+		_ = sess.Close()
 		return failure("query config version at %s failed: %s", err, s.url)
+	}
+	if key, ok := keys[info.AuthProtocol]; ok {
+		s.adopt(key, sess) // 4crt-read or 14tkn-read logs in the same way
+	} else {
+		_ = sess.Close()
 	}
 	ver := cfg["version"]
 	if ver == "" {

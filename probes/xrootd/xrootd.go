@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/gridprobe/gridprobe/internal/config"
 	"github.com/gridprobe/gridprobe/internal/cred"
@@ -66,6 +67,9 @@ type svc struct {
 	sessions map[string]*xrd.Session
 	// scratchCleanup registers the removal of the scratch dir once.
 	scratchCleanup sync.Once
+	// scratchMade: the scratch directory exists (made or found by an
+	// earlier check of this service), so later checks skip the mkdir.
+	scratchMade atomic.Bool
 	// deleted: objects the checks removed themselves (no cleanup needed).
 	deleted probe.DeletedSet
 }
@@ -380,12 +384,7 @@ func (s *svc) tokenConn(ctx context.Context, aud string, scopes ...scope) (*conn
 	opts.Auth = func() []secproto.Authenticator {
 		return []secproto.Authenticator{ztn.New(func() (string, error) { return tok.Bearer(), nil })}
 	}
-	ss, _ := s.scopeStrings(scopes...)
-	sort.Strings(ss)
-	key := "ztn " + aud + " " + strings.Join(ss, " ")
-	if !tok.Narrowed {
-		key = "ztn unnarrowed " + aud
-	}
+	key := s.tokenKey(aud, tok, scopes...)
 	sess, err := s.pooled(ctx, key, s.url, opts)
 	if err != nil {
 		return nil, tok, fmt.Errorf("token login to %s failed: %w", s.url, err)
@@ -394,6 +393,29 @@ func (s *svc) tokenConn(ctx context.Context, aud string, scopes ...scope) (*conn
 		return nil, tok, err
 	}
 	return &conn{s: s, key: key, sess: sess, who: "token " + s.relScopes(scopes...)}, tok, nil
+}
+
+// tokenKey is the pool key of a ztn session with tok (for aud and scopes).
+func (s *svc) tokenKey(aud string, tok *cred.Token, scopes ...scope) string {
+	if !tok.Narrowed {
+		return "ztn unnarrowed " + aud
+	}
+	ss, _ := s.scopeStrings(scopes...)
+	sort.Strings(ss)
+	return "ztn " + aud + " " + strings.Join(ss, " ")
+}
+
+// adopt puts a session a check brought up itself into the pool under key,
+// for later checks that would bring up the same one; it closes sess when
+// the pool has one already.
+func (s *svc) adopt(key string, sess *xrd.Session) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.sessions[key]; ok {
+		_ = sess.Close()
+		return
+	}
+	s.sessions[key] = sess
 }
 
 // tokenDesc is how a failing detail names the token (never its value).
@@ -418,7 +440,8 @@ func (s *svc) needScratch() (probe.Scratch, *engine.Outcome) {
 }
 
 // ensureScratch creates the run's scratch directory with c (mkdir -p; an
-// existing one is fine), after registering — once per service, so it runs
+// existing one is fine) unless an earlier check of the service did, after
+// registering — once per service, so it runs
 // after every object's cleanup — the removal of the directory itself.
 func (s *svc) ensureScratch(ctx context.Context, env *engine.Env, c *conn) error {
 	s.scratchCleanup.Do(func() {
@@ -426,9 +449,13 @@ func (s *svc) ensureScratch(ctx context.Context, env *engine.Env, c *conn) error
 			return s.remove(ctx, s.scratch.Dir(), true, false)
 		})
 	})
+	if s.scratchMade.Load() {
+		return nil // only the service-end cleanup removes it
+	}
 	if err := c.Mkdir(ctx, s.scratch.Dir(), true); err != nil && !xrd.IsExists(err) {
 		return fmt.Errorf("creating the scratch directory %s with the %s: %w", s.scratch.Dir(), c.who, err)
 	}
+	s.scratchMade.Store(true)
 	return nil
 }
 
