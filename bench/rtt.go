@@ -70,8 +70,8 @@ var MinRoundTrips = map[string]map[string]int{
 		// every address in parallel
 		"1connection": rtTCP,
 		// a session offering the proxy and a storage.read:<ref> token (the
-		// testbed logs in with ztn); kXR_query config
-		// [w: the session is closed, 14tkn-read builds the same one again]
+		// testbed logs in with ztn); kXR_query config; the session stays
+		// pooled for 14tkn-read
 		"3version": rtXrdZTN + rtReq,
 		// proxy session; open (kXR_retstat gives the size); read ∥ close;
 		// server checksum [w: a kXR_stat before the open]
@@ -87,10 +87,10 @@ var MinRoundTrips = map[string]map[string]int{
 		// checksum; rm; stat (gone)
 		"7crt-write": rtReq + rtXrdFile + rtReq + rtXrdFile + rtReq + rtReq + rtReq,
 		// mkdir; write a file in it; dirlist; rm; rmdir; stat (gone)
-		// [w: mkdir -p scratch again]
+		//
 		"8crt-directory": rtReq + rtXrdFile + rtReq + rtReq + rtReq + rtReq,
 		// (the storage.read:<ref> session of 3version); open; read ∥ close;
-		// checksum [w: a new session (5), a kXR_stat before the open]
+		// checksum [w: a kXR_stat before the open]
 		"14tkn-read": rtXrdFile + rtReq,
 		// stat with the pooled foreign session; storage.read:/ session; open
 		// foreign ∥ open via ".." (refused)
@@ -101,15 +101,15 @@ var MinRoundTrips = map[string]map[string]int{
 		// the read:a session (refused) ∥ stat <ref> (pooled read:<ref>
 		// session) then open <ref> (refused) ∥ a session with another
 		// audience and its open (refused)
-		// [w: mkdir -p scratch again]
+		//
 		"16tkn-access": rtXrdZTN + rtReq + 2*rtXrdFile + rtXrdZTN + 2*rtReq + rtXrdZTN + rtReq +
 			rtXrdZTN + rtXrdFile + max(rtReq, 2*rtReq, rtXrdZTN+rtReq),
 		// (create:<scratch> pooled) read:<file> and modify:<file> sessions;
 		// write; stat; read back; checksum; rm; stat (gone)
-		// [w: mkdir -p scratch again]
+		//
 		"17tkn-write": 2*rtXrdZTN + rtXrdFile + rtReq + rtXrdFile + rtReq + rtReq + rtReq,
 		// read:<dir> and modify:<dir> sessions; mkdir; write a file in it;
-		// dirlist; rm; rmdir; stat (gone) [w: mkdir -p scratch again]
+		// dirlist; rm; rmdir; stat (gone)
 		"18tkn-directory": 2*rtXrdZTN + rtReq + rtXrdFile + rtReq + rtReq + rtReq + rtReq,
 		// service end: 16tkn-access leaves a, ab and its dir, removed with a
 		// modify:<scratch> token first (a new session): rm ab ∥ rm a, rmdir;
@@ -131,29 +131,28 @@ var MinRoundTrips = map[string]map[string]int{
 		// which closes the proxy connection)
 		"7crt-write": 6 * rtReq,
 		// proxy connection again (the 404); MKCOL; PUT inside; PROPFIND
-		// depth 1; DELETE file; DELETE dir [w: MKCOL scratch again]
+		// depth 1; DELETE file; DELETE dir
 		"8crt-directory": rtHTTPS + 5*rtReq,
 		// POST macaroon request (proxy); a connection without client
 		// certificate; GET, HEAD, ranged GET with the macaroon; PUT with it
-		// (refused, closes the connection) [w: MKCOL scratch again]
+		// (refused, closes the connection)
 		"10macaroon": rtReq + rtHTTPS + 3*rtReq + rtReq,
 		// bearer connection again (the refused PUT); GET, HEAD, ranged GET
 		"14tkn-read": rtHTTPS + 3*rtReq,
 		// MKCOL dir; PUT a, then ab; HEAD a, then ab; overwrite PUT a ∥ a
 		// new connection + DELETE a (refused); a new connection + GET a;
 		// GET ab ∥ new connection + GET <ref> ∥ new connection + GET a with
-		// another audience (refused) [w: MKCOL scratch again]
+		// another audience (refused)
 		"16tkn-access": 5*rtReq + max(rtReq, rtHTTPS+rtReq) + rtHTTPS + rtReq + max(rtReq, rtHTTPS+rtReq, rtHTTPS+rtReq),
 		// bearer connection again (the refusals); PUT; PROPFIND; GET;
-		// DELETE; PROPFIND (gone: 404, closes) [w: MKCOL scratch again]
+		// DELETE; PROPFIND (gone: 404, closes)
 		"17tkn-write": rtHTTPS + 5*rtReq,
 		// bearer connection again (the 404); MKCOL; PUT; PROPFIND depth 1;
-		// DELETE file; DELETE dir [w: MKCOL scratch again]
+		// DELETE file; DELETE dir
 		"18tkn-directory": rtHTTPS + 5*rtReq,
 		// service end: DELETE ab, a, their dir (modify token, pooled bearer
 		// connection); PROPFIND depth 1 of the scratch dir, DELETE it
-		// (proxy) [w: a DELETE of 10macaroon's refused upload, never
-		// created: 404, which closes the proxy connection (+2)]
+		// (proxy)
 		cleanupID: 3*rtReq + 2*rtReq,
 	},
 }
