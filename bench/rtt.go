@@ -164,13 +164,20 @@ const cleanupID = "cleanup"
 type Floor struct {
 	RoundTrips int            // minimal round trips of the counted checks
 	Uncounted  []string       // protocol/check ids with no count
-	PerService map[string]int // protocol → round trips
+	PerService map[string]int // protocol → round trips, cleanups included
+	Cleanups   map[string]int // protocol → the cleanups' share of PerService
+}
+
+// ChecksOnly is a protocol's round trips without its services' cleanups:
+// the floor of the summed check durations, which exclude cleanups.
+func (f Floor) ChecksOnly(protocol string) int {
+	return f.PerService[protocol] - f.Cleanups[protocol]
 }
 
 // FloorOf adds up the minimal round trips of the checks in rs (summaries
 // excluded), plus each service's cleanups.
 func FloorOf(rs []engine.Result) Floor {
-	f := Floor{PerService: map[string]int{}}
+	f := Floor{PerService: map[string]int{}, Cleanups: map[string]int{}}
 	seen := map[string]bool{}
 	for _, r := range rs {
 		if r.Check == engine.SummaryID {
@@ -186,6 +193,7 @@ func FloorOf(rs []engine.Result) Floor {
 		if !seen[key] {
 			seen[key] = true
 			n += counts[cleanupID]
+			f.Cleanups[r.Protocol] += counts[cleanupID]
 		}
 		f.RoundTrips += n
 		f.PerService[r.Protocol] += n

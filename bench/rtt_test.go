@@ -142,3 +142,22 @@ func TestCountsAgainstTestbed(t *testing.T) {
 	}
 	t.Logf("per check, RTT %v, %d runs (link: client turns + TCP handshakes of the first run; wire: wall minus the run without links):\n%s", rtt, runs, b.String())
 }
+
+// TestFloorOf: a service's cleanups are counted once, in PerService and
+// Cleanups, and ChecksOnly leaves them out; summaries are not counted.
+func TestFloorOf(t *testing.T) {
+	rs := []engine.Result{
+		{Site: "S", Service: "x", Protocol: "xrootd", Check: "3version"},
+		{Site: "S", Service: "x", Protocol: "xrootd", Check: "14tkn-read"},
+		{Site: "S", Service: "x", Protocol: "xrootd", Check: engine.SummaryID},
+	}
+	f := FloorOf(rs)
+	c := MinRoundTrips["xrootd"]
+	checks := c["3version"] + c["14tkn-read"]
+	if f.PerService["xrootd"] != checks+c[cleanupID] || f.Cleanups["xrootd"] != c[cleanupID] || f.ChecksOnly("xrootd") != checks {
+		t.Errorf("floor %+v: want %d with %d of cleanups", f, checks+c[cleanupID], c[cleanupID])
+	}
+	if f.CriticalPath() != checks+c[cleanupID] || len(f.Uncounted) != 0 {
+		t.Errorf("critical path %d, uncounted %v", f.CriticalPath(), f.Uncounted)
+	}
+}

@@ -365,11 +365,12 @@ func p2(ctx context.Context, o opts) ([]bench.Row, []string) {
 	for _, p := range []string{"webdav", "xrootd"} {
 		if d := perProto[p]; len(d) > 0 {
 			m := bench.Median(d)
-			if fl := time.Duration(floor.PerService[p]) * rtt; m < fl {
+			fl := time.Duration(floor.ChecksOnly(p)) * rtt
+			if m < fl {
 				notes = append(notes, fmt.Sprintf("P2 %s: its checks took less than the counted floor, so bench/rtt.go overstates %s's minimal round trips (the probe reuses or pipelines more than counted): recount before trusting the ratio.", p, p))
 			}
-			notes = append(notes, fmt.Sprintf("P2 %s: checks took %s (median), floor %s → %.2f (cleanups not in check durations).",
-				p, bench.Secs(m), bench.Secs(time.Duration(floor.PerService[p])*rtt), m.Seconds()/(time.Duration(floor.PerService[p])*rtt).Seconds()))
+			notes = append(notes, fmt.Sprintf("P2 %s: checks took %s (median), their floor %s (%d round trips, the cleanups' %d left out as their time is) → %.2f.",
+				p, bench.Secs(m), bench.Secs(fl), floor.ChecksOnly(p), floor.Cleanups[p], m.Seconds()/fl.Seconds()))
 		}
 	}
 	if len(floor.Uncounted) > 0 {
