@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/gridprobe/gridprobe/internal/engine"
+	"github.com/gridprobe/gridprobe/internal/testbedenv"
 )
 
 // Every check of both catalogues has a count, and nothing else does.
@@ -89,11 +90,9 @@ func traceOnce(t *testing.T, oneWay time.Duration) []CheckTrace {
 // count above the round trips the probe really waited for is wrong. With
 // -v it prints, per check, the round trips counted, seen by the link, and
 // measured in wall time with the same check's time off the wire (a run
-// without links) taken out. Needs `eval "$(testbed/env)"`.
+// without links) taken out. Needs the testbed (make testbed-up).
 func TestCountsAgainstTestbed(t *testing.T) {
-	if os.Getenv("GRIDPROBE_WEBDAV_URL") == "" || os.Getenv("GRIDPROBE_XROOTD_URL") == "" {
-		t.Skip("no testbed in the environment: run `eval \"$(testbed/env)\"` (testbed/up.sh first) to check the counts against the real SE")
-	}
+	testbedenv.Setenv(t, "GRIDPROBE_WEBDAV_URL", "GRIDPROBE_XROOTD_URL")
 	if testing.Short() {
 		t.Skip("-short: the testbed trace takes about 20 s")
 	}
