@@ -223,7 +223,7 @@ func (s *svc) federation(ctx context.Context) engine.Outcome {
 	}
 	start := time.Now()
 	h := adler32.New()
-	n, servedBy, err := streamRead(ctx, sess, ref.Path, maxRead, h)
+	n, servedBy, err := sess.StreamFile(ctx, ref.Path, maxRead, h)
 	took := time.Since(start)
 	if err != nil {
 		return failure("reading %s through the redirector %s (located at %s) failed: %s", err, ref.Path, fed, strings.Join(located, ","))

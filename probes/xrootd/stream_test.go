@@ -17,9 +17,9 @@ import (
 )
 
 // TestStreamReadAgainstTestbed reads files around the kXR_read size limit
-// from the testbed's SE with streamRead and compares with what was
-// written and with the session layer's whole-file read; a file of less
-// than xrd.MaxReadChunk bytes takes one kXR_read.
+// from the testbed's SE with conn.StreamRead (xrd.Session.StreamFile) and
+// compares with what was written and with the session layer's whole-file
+// read; a file of less than xrd.MaxReadChunk bytes takes one kXR_read.
 func TestStreamReadAgainstTestbed(t *testing.T) {
 	env := testbed(t)
 	cfg, err := config.Parse("test-sites.yaml", []byte(sitesYAML(env, scenario{})))
@@ -86,7 +86,7 @@ func TestStreamReadAgainstTestbed(t *testing.T) {
 			if other.equal() || short.equal() {
 				t.Errorf("size %d: sameContent missed a difference", size)
 			}
-			if _, _, err := streamRead(ctx, c.sess, p, int64(size-1), &bytes.Buffer{}); !errors.Is(err, xrd.ErrTooLarge) {
+			if _, _, err := c.sess.StreamFile(ctx, p, int64(size-1), &bytes.Buffer{}); !errors.Is(err, xrd.ErrTooLarge) {
 				t.Errorf("size %d over a limit of %d: %v", size, size-1, err)
 			}
 		}

@@ -316,9 +316,25 @@ var ErrTooLarge = errors.New("file larger than the limit")
 // ReadFile opens path for reading, reads it whole (at most max bytes) and
 // closes it. It also returns where the file was served from.
 func (s *Session) ReadFile(ctx context.Context, path string, max int64) (data []byte, servedBy string, err error) {
+	var buf bytes.Buffer
+	if _, servedBy, err = s.StreamFile(ctx, path, max, &buf); err != nil {
+		return nil, servedBy, err
+	}
+	return buf.Bytes(), servedBy, nil
+}
+
+// StreamFile opens path for reading and passes its content to w as it
+// comes off the connection, from offset 0 to the end of the file, then
+// closes it: the caller holds a small copy buffer, never the file or a
+// whole response frame. The size from the open (kXR_retstat) sizes the
+// request one byte past the end, so a file of up to MaxReadChunk bytes is
+// read with one kXR_read and the end of file shows in the same round trip.
+// More than max bytes is an error wrapping ErrTooLarge. It returns the
+// bytes read and the address of the server that served them.
+func (s *Session) StreamFile(ctx context.Context, path string, max int64, w io.Writer) (n int64, servedBy string, err error) {
 	f, err := s.Open(ctx, path, OpenRead|OpenRetstat, 0)
 	if err != nil {
-		return nil, "", err
+		return 0, "", err
 	}
 	defer func() {
 		if cerr := f.Close(ctx); cerr != nil && err == nil {
@@ -329,31 +345,27 @@ func (s *Session) ReadFile(ctx context.Context, path string, max int64) (data []
 	if st := f.OpenStat(); st != nil {
 		size = st.Size
 		if size > max {
-			return nil, f.Addr(), fmt.Errorf("read %s: %d bytes: %w (%d)", path, size, ErrTooLarge, max)
+			return 0, f.Addr(), fmt.Errorf("read %s: %d bytes: %w (%d)", path, size, ErrTooLarge, max)
 		}
-	}
-	var buf bytes.Buffer
-	if size >= 0 {
-		buf.Grow(int(size) + 1)
 	}
 	for {
-		have := int64(buf.Len())
-		if have > max {
-			return nil, f.Addr(), fmt.Errorf("read %s: %w (%d)", path, ErrTooLarge, max)
+		if n > max {
+			return n, f.Addr(), fmt.Errorf("read %s: %w (%d)", path, ErrTooLarge, max)
 		}
-		want := max + 1 - have // one byte past the limit shows a file above it
-		if size >= have {
-			want = min(want, size-have+1) // +1: see end of file in the same round trip
+		want := max + 1 - n // one byte past the limit shows a file above it
+		if size >= n {
+			want = min(want, size-n+1) // +1: see the end of file in this round trip
 		}
-		_, rerr := f.ReadTo(ctx, &buf, have, want)
+		k, rerr := f.ReadTo(ctx, w, n, want)
+		n += k
 		if errors.Is(rerr, io.EOF) {
-			if int64(buf.Len()) > max {
-				return nil, f.Addr(), fmt.Errorf("read %s: %w (%d)", path, ErrTooLarge, max)
+			if n > max {
+				return n, f.Addr(), fmt.Errorf("read %s: %w (%d)", path, ErrTooLarge, max)
 			}
-			return buf.Bytes(), f.Addr(), nil
+			return n, f.Addr(), nil
 		}
 		if rerr != nil {
-			return nil, f.Addr(), rerr
+			return n, f.Addr(), rerr
 		}
 	}
 }
