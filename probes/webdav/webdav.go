@@ -200,9 +200,9 @@ func (s *svc) needScratch() (probe.Scratch, *engine.Outcome) {
 
 // ensureScratch creates the run's scratch directory (MKCOL; an existing one
 // is fine) with the given credential unless an earlier check of the service
-// did, after registering — once per service,
-// so it runs after every object's cleanup — the cleanup that removes the
-// directory itself if it exists.
+// did, after registering — once per service, so it runs after every
+// object's cleanup — the cleanup that removes the directory itself if it
+// exists.
 func (s *svc) ensureScratch(ctx context.Context, env *engine.Env, c *client, tok *cred.Token) error {
 	if err := s.mkScratch(ctx, env, c, tok); err != nil {
 		return fmt.Errorf("creating the scratch directory %s: %w", s.scratch.Dir(), err)

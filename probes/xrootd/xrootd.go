@@ -154,14 +154,7 @@ func (s *svc) pooled(ctx context.Context, key, rawURL string, opts xrd.Options) 
 	if err != nil {
 		return nil, err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if old, ok := s.sessions[key]; ok {
-		_ = c.Close()
-		return old, nil
-	}
-	s.sessions[key] = c
-	return c, nil
+	return s.adopt(key, c), nil
 }
 
 // forget drops a session that saw a transport error, so the next check
@@ -405,17 +398,19 @@ func (s *svc) tokenKey(aud string, tok *cred.Token, scopes ...scope) string {
 	return "ztn " + aud + " " + strings.Join(ss, " ")
 }
 
-// adopt puts a session a check brought up itself into the pool under key,
-// for later checks that would bring up the same one; it closes sess when
-// the pool has one already.
-func (s *svc) adopt(key string, sess *xrd.Session) {
+// adopt puts sess into the pool under key and returns it, or, when the
+// pool has one already, closes sess and returns the pooled one. A check
+// that brought a session up itself adopts it for the later checks that
+// would bring up the same one.
+func (s *svc) adopt(key string, sess *xrd.Session) *xrd.Session {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if _, ok := s.sessions[key]; ok {
+	if old, ok := s.sessions[key]; ok {
 		_ = sess.Close()
-		return
+		return old
 	}
 	s.sessions[key] = sess
+	return sess
 }
 
 // tokenDesc is how a failing detail names the token (never its value).

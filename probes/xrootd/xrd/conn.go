@@ -516,21 +516,7 @@ func (c *conn) exchange(ctx context.Context, reqID uint16, body [16]byte, payloa
 		case statusRedirect, statusAuthMore:
 			return f, nil
 		case statusWait:
-			d, msg, err := parseWait(f.body)
-			if err != nil {
-				return frame{}, err
-			}
-			waits++
-			if waits > maxWaits {
-				return frame{}, &inSyncError{fmt.Errorf("server asked to wait %d times, giving up", waits-1)}
-			}
-			if tr != nil && tr.Wait != nil {
-				tr.Wait(c.addr, d, msg)
-			}
-			if dl, ok := ctx.Deadline(); ok && time.Until(dl) < d {
-				return frame{}, &inSyncError{fmt.Errorf("server asked to wait %s (%q), longer than the %s left: %w", d, msg, time.Until(dl).Round(time.Millisecond), context.DeadlineExceeded)}
-			}
-			if err := sleepCtx(ctx, d); err != nil {
+			if err := c.honourWait(ctx, tr, f.body, &waits); err != nil {
 				return frame{}, err
 			}
 			// Resend, without kXR_refresh (else the server waits again).
@@ -558,6 +544,28 @@ func (c *conn) exchange(ctx context.Context, reqID uint16, body [16]byte, payloa
 			return frame{}, protoErrf("unexpected %s answer to request %d", statusName(f.status), reqID)
 		}
 	}
+}
+
+// honourWait handles a kXR_wait answer (body b): it counts it against
+// maxWaits, reports it to the trace, refuses a wait longer than ctx allows
+// and sleeps; the caller then resends. Its refusals leave the connection in
+// step (inSyncError): the request got a final answer.
+func (c *conn) honourWait(ctx context.Context, tr *Trace, b []byte, waits *int) error {
+	d, msg, err := parseWait(b)
+	if err != nil {
+		return err
+	}
+	*waits++
+	if *waits > maxWaits {
+		return &inSyncError{fmt.Errorf("server asked to wait %d times, giving up", *waits-1)}
+	}
+	if tr != nil && tr.Wait != nil {
+		tr.Wait(c.addr, d, msg)
+	}
+	if dl, ok := ctx.Deadline(); ok && time.Until(dl) < d {
+		return &inSyncError{fmt.Errorf("server asked to wait %s (%q), longer than the %s left: %w", d, msg, time.Until(dl).Round(time.Millisecond), context.DeadlineExceeded)}
+	}
+	return sleepCtx(ctx, d)
 }
 
 func sleepCtx(ctx context.Context, d time.Duration) error {

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"sync"
-	"time"
 )
 
 // Streaming kXR_read. A read answer is the one response whose size the
@@ -170,24 +169,13 @@ func (c *conn) readStream(ctx context.Context, fh [4]byte, off int64, rlen int, 
 			if err != nil {
 				return done(got, err)
 			}
-			d, msg, err := parseWait(b)
-			if err != nil {
-				return done(got, err)
-			}
 			if sink.err != nil {
+				if _, _, err := parseWait(b); err != nil {
+					return done(got, err)
+				}
 				return done(got, nil) // the writer is gone: no point asking again
 			}
-			waits++
-			if waits > maxWaits {
-				return done(got, &inSyncError{fmt.Errorf("server asked to wait %d times, giving up", waits-1)})
-			}
-			if tr != nil && tr.Wait != nil {
-				tr.Wait(c.addr, d, msg)
-			}
-			if dl, ok := ctx.Deadline(); ok && time.Until(dl) < d {
-				return done(got, &inSyncError{fmt.Errorf("server asked to wait %s (%q), longer than the %s left: %w", d, msg, time.Until(dl).Round(time.Millisecond), context.DeadlineExceeded)})
-			}
-			if err := sleepCtx(ctx, d); err != nil {
+			if err := c.honourWait(ctx, tr, b, &waits); err != nil {
 				return done(got, err)
 			}
 			// Ask again for what has not arrived yet (data already passed
