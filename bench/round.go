@@ -43,14 +43,11 @@ type RoundOptions struct {
 // cleanups.
 func RunRound(ctx context.Context, cfg *config.Config, o RoundOptions) (Round, error) {
 	start := time.Now()
-	tokens, err := round.TokenSource(cfg.Credentials.Token)
+	creds, done, err := roundCredentials(cfg)
 	if err != nil {
-		return Round{}, fmt.Errorf("token source: %w", err)
+		return Round{}, err
 	}
-	if c, ok := tokens.(io.Closer); ok {
-		defer c.Close() // as `probe run`: the issuer's idle connections end with the round
-	}
-	creds := probe.NewCredentials(cfg.Credentials, tokens)
+	defer done()
 	var sites []*engine.Site
 	var ids []string
 	for i := range cfg.Sites {
@@ -85,6 +82,22 @@ func RunRound(ctx context.Context, cfg *config.Config, o RoundOptions) (Round, e
 	runner := &engine.Runner{Concurrency: n}
 	results := runner.Run(ctx, sites)
 	return Round{Results: results, Wall: time.Since(start), RunIDs: ids}, nil
+}
+
+// roundCredentials is what a round's probes authenticate with, as `probe
+// run` builds it: fresh (nothing cached from an earlier round), with the
+// configured token source. done ends the token source's idle connections to
+// the issuer, as the end of a `probe run` round does.
+func roundCredentials(cfg *config.Config) (creds *probe.Credentials, done func(), err error) {
+	tokens, err := round.TokenSource(cfg.Credentials.Token)
+	if err != nil {
+		return nil, nil, fmt.Errorf("token source: %w", err)
+	}
+	done = func() {}
+	if c, ok := tokens.(io.Closer); ok {
+		done = func() { _ = c.Close() }
+	}
+	return probe.NewCredentials(cfg.Credentials, tokens), done, nil
 }
 
 // existing keeps the ids svc has.

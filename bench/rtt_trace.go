@@ -3,7 +3,6 @@ package bench
 import (
 	"context"
 	"fmt"
-	"io"
 	"net/http/httptrace"
 	"sync"
 	"time"
@@ -11,8 +10,6 @@ import (
 	"github.com/gridprobe/gridprobe/internal/config"
 	"github.com/gridprobe/gridprobe/internal/engine"
 	"github.com/gridprobe/gridprobe/internal/plan"
-	"github.com/gridprobe/gridprobe/internal/round"
-	"github.com/gridprobe/gridprobe/probes/probe"
 	"github.com/gridprobe/gridprobe/probes/xrootd/xrd"
 )
 
@@ -46,14 +43,11 @@ func TraceRound(ctx context.Context, cfg *config.Config, links map[string]*Link)
 	if len(cfg.Sites) == 0 {
 		return nil, fmt.Errorf("trace: no site")
 	}
-	tokens, err := round.TokenSource(cfg.Credentials.Token)
+	creds, done, err := roundCredentials(cfg)
 	if err != nil {
-		return nil, fmt.Errorf("token source: %w", err)
+		return nil, err
 	}
-	if c, ok := tokens.(io.Closer); ok {
-		defer c.Close()
-	}
-	creds := probe.NewCredentials(cfg.Credentials, tokens)
+	defer done()
 	cs := &cfg.Sites[0]
 	site := &engine.Site{Name: cs.Name, Budget: cs.Budget}
 	opt := plan.Options{RunID: engine.NewRunID(), Creds: creds}

@@ -109,9 +109,10 @@ func logf(format string, a ...any) {
 	fmt.Fprintf(os.Stderr, "%s bench: %s\n", time.Now().Format("15:04:05"), fmt.Sprintf(format, a...))
 }
 
-// raiseNoFile lifts the soft open-file limit to the hard one: P3's links hold two descriptors per open connection and a listener per
-// site and protocol (about 8 000 at once for 1 000 sites); as root the hard
-// limit is lifted to 65 536 first when it is lower.
+// raiseNoFile lifts the soft open-file limit to the hard one: P3's links
+// hold two descriptors per open connection and a listener per site and
+// protocol (about 8 000 at once for 1 000 sites). As root the hard limit is
+// first raised to 65 536 where it is lower.
 func raiseNoFile() {
 	const want = 1 << 16
 	var l syscall.Rlimit
