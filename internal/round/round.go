@@ -1,6 +1,7 @@
 // Package round holds the wiring a round of checks needs that both
 // `probe run` and `probe serve` (and their tests) share: picking the token
-// source from the config.
+// source from the config, and the garbage collector's setting for the
+// process (gc.go).
 package round
 
 import (
