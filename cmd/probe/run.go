@@ -5,16 +5,16 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/gridprobe/gridprobe/internal/config"
 	"github.com/gridprobe/gridprobe/internal/cred"
 	"github.com/gridprobe/gridprobe/internal/engine"
-	"github.com/gridprobe/gridprobe/internal/plan"
+	"github.com/gridprobe/gridprobe/internal/protocol"
 	"github.com/gridprobe/gridprobe/internal/report"
 	"github.com/gridprobe/gridprobe/internal/round"
-	"github.com/gridprobe/gridprobe/probes/probe"
 )
 
 const defaultConfig = "sites.yaml"
@@ -24,7 +24,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	cfgPath := fs.String("c", defaultConfig, "sites.yaml to read")
 	var sites, services, checks listFlag
 	fs.Var(&sites, "site", "run only this site (repeatable, comma-separated)")
-	fs.Var(&services, "service", "run only services of this type (webdav, xrootd, arc-ce, htcondor-ce) or name")
+	fs.Var(&services, "service", "run only services of this type ("+strings.Join(protocol.Types(), ", ")+") or name")
 	fs.Var(&checks, "check", "run only this check id (e.g. 14tkn-read) and its prerequisites")
 	format := fs.String("format", "table", "output: table, nagios, checkmk, json")
 	reproduce := fs.Bool("reproduce", false, "print the reproduce commands (table and nagios formats)")
@@ -46,22 +46,17 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "probe run: %v\n", err)
 		return 3
 	}
-	runID := engine.NewRunID()
-	tokens, tokErr := round.TokenSource(cfg.Credentials.Token)
-	if tokErr != nil && *debug {
-		fmt.Fprintf(stderr, "probe run: tokens: %v\n", cred.Redact(tokErr.Error()))
-	}
-	if c, ok := tokens.(io.Closer); ok {
-		defer c.Close() // the issuer's idle connections end with the round
-	}
-	creds := probe.NewCredentials(cfg.Credentials, tokens)
-	engineSites, err := plan.Build(cfg, plan.Options{Sites: sites, Services: services, Checks: checks, RunID: runID, Creds: creds})
+	rd, err := round.Build(cfg, round.Options{Sites: sites, Services: services, Checks: checks})
 	if err != nil {
 		fmt.Fprintf(stderr, "probe run: %v\n", err)
 		return 3
 	}
-
-	runner := &engine.Runner{Concurrency: cfg.Defaults.Concurrency, RunID: runID}
+	defer rd.Close()
+	if rd.TokenErr != nil && *debug {
+		fmt.Fprintf(stderr, "probe run: tokens: %v\n", cred.Redact(rd.TokenErr.Error()))
+	}
+	engineSites := rd.Sites
+	runner := rd.Runner(cfg.Defaults.Concurrency, nil)
 	if *concurrency > 0 {
 		runner.Concurrency = *concurrency
 	}

@@ -7,8 +7,7 @@ import (
 
 	"github.com/gridprobe/gridprobe/internal/config"
 	"github.com/gridprobe/gridprobe/internal/engine"
-	"github.com/gridprobe/gridprobe/internal/plan"
-	"github.com/gridprobe/gridprobe/probes/probe"
+	"github.com/gridprobe/gridprobe/internal/round"
 )
 
 func cmdValidate(args []string, stdout, stderr io.Writer) int {
@@ -41,18 +40,15 @@ func cmdList(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "probe list: %v\n", err)
 		return 3
 	}
-	creds := probe.NewCredentials(cfg.Credentials, nil)
-	for i := range cfg.Sites {
+	sites, err := round.Catalogue(cfg)
+	if err != nil {
+		fmt.Fprintf(stdout, "error: %v\n", err)
+	}
+	for i, site := range sites {
 		cs := &cfg.Sites[i]
 		fmt.Fprintf(stdout, "%s (vo %s, budget %s)\n", cs.Name, cs.VO, cs.Budget)
-		for j := range cs.Services {
-			sv := &cs.Services[j]
-			svc, err := plan.BuildService(cfg, cs, sv, plan.Options{RunID: engine.NewRunID(), Creds: creds})
-			if err != nil {
-				fmt.Fprintf(stdout, "  %-12s %s  error: %v\n", sv.Type, sv.RawURL, err)
-				continue
-			}
-			fmt.Fprintf(stdout, "  %-12s %s  %s (timeout %s)\n", sv.Type, sv.RawURL, svc.Name, sv.Timeout)
+		for _, svc := range site.Services {
+			fmt.Fprintf(stdout, "  %-12s %s  %s (timeout %s)\n", svc.Protocol, svc.URL, svc.Name, svc.Timeout)
 			for _, c := range svc.Checks {
 				req := ""
 				if len(c.Requires) > 0 {

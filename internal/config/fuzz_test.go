@@ -1,9 +1,12 @@
-package config
+package config_test
 
 import (
 	"os"
 	"reflect"
 	"testing"
+
+	. "github.com/gridprobe/gridprobe/internal/config"
+	_ "github.com/gridprobe/gridprobe/probes/all"
 )
 
 // FuzzParse: Parse never panics; it returns a config or an error, never
@@ -25,7 +28,7 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte(base + "---\n"))
 	lookup := env(map[string]string{"TIMEOUT": "90s", "EMPTY": "", "GP_PROXY": "/tmp/p"})
 	f.Fuzz(func(t *testing.T, data []byte) {
-		c, err := parse("f.yaml", data, lookup)
+		c, err := ParseWith("f.yaml", data, lookup)
 		if (c == nil) == (err == nil) {
 			t.Fatalf("config %v and error %v", c, err)
 		}
@@ -39,7 +42,7 @@ func FuzzParse(f *testing.F) {
 		if err != nil {
 			t.Fatalf("Redacted: %v", err)
 		}
-		c2, err := parse("f.yaml", out, env(nil))
+		c2, err := ParseWith("f.yaml", out, env(nil))
 		if err != nil {
 			t.Fatalf("Redacted output does not parse: %v\n%s", err, out)
 		}

@@ -19,14 +19,8 @@ package config
 import (
 	"net/url"
 	"time"
-)
 
-// Service types.
-const (
-	TypeWebDAV     = "webdav"
-	TypeXRootD     = "xrootd"
-	TypeARCCE      = "arc-ce"
-	TypeHTCondorCE = "htcondor-ce"
+	"github.com/gridprobe/gridprobe/internal/protocol"
 )
 
 // Config is a whole sites.yaml after defaults and environment expansion.
@@ -123,7 +117,7 @@ func (f FileRef) MarshalYAML() (any, error) {
 
 // Service is one endpoint of a site.
 type Service struct {
-	Type string `yaml:"type"` // webdav | xrootd | arc-ce | htcondor-ce
+	Type string `yaml:"type"` // a registered type (internal/protocol): webdav, xrootd, arc-ce, htcondor-ce
 	// URL is the parsed url. Normalised: a webdav davs:// URL has scheme
 	// https; an htcondor-ce URL always has a port (default 9619).
 	URL *url.URL `yaml:"-"`
@@ -156,6 +150,9 @@ type Service struct {
 	Line int `yaml:"-"` // where the service starts in the file
 }
 
-// IsStorage reports whether the service is a storage element (webdav or
-// xrootd) rather than a compute element.
-func (s *Service) IsStorage() bool { return s.Type == TypeWebDAV || s.Type == TypeXRootD }
+// IsStorage reports whether the service is a storage element rather than a
+// compute element (internal/protocol says which types are).
+func (s *Service) IsStorage() bool {
+	spec, ok := protocol.Lookup(s.Type)
+	return ok && spec.Storage
+}

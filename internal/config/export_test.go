@@ -1,0 +1,9 @@
+package config
+
+// Internals the external tests (package config_test, which links the real
+// protocol registry through probes/all) use.
+var (
+	ParseWith     = parse
+	ParseDuration = parseDuration
+	ExpandEnv     = expandEnv
+)
