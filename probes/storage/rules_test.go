@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -17,7 +18,7 @@ func TestConformingServer(t *testing.T) {
 	for _, id := range IDs() {
 		want(t, res[id], engine.OK)
 	}
-	want(t, res[IDTknAccess], engine.OK, "all 5 refusals enforced on existing objects")
+	want(t, res[IDTknAccess], engine.OK, fmt.Sprintf("all %d refusals enforced on existing objects", len(refusals)))
 	want(t, res[IDCrtRead], engine.OK, "matches sites.yaml and the server's", "ranged read")
 	want(t, res[engine.SummaryID], engine.OK)
 	assertClean(t, b, fs)
@@ -29,7 +30,8 @@ func TestPermissiveServer(t *testing.T) {
 	fs := newMemFS()
 	b := testBook(t, fs, fakeTokens{})
 	res := run(t, b, IDTknAccess)[IDTknAccess]
-	want(t, res, engine.Critical, "5 of 5 refusals not enforced",
+	n := len(refusals)
+	want(t, res, engine.Critical, fmt.Sprintf("%d of %d refusals not enforced", n, n),
 		"create-only overwrite: wrote it with the token storage.create:<scratch>/16tkn-access ("+ruleCreateOnly+")")
 	assertClean(t, b, fs)
 }

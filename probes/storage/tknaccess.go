@@ -73,7 +73,20 @@ var refusals = []refusal{
 		before: (*Book).refExists},
 	{name: "token with aud " + OtherAudience, scope: readA, aud: OtherAudience, op: OpGet, target: pathA, rule: ruleAudience,
 		loginDenies: true},
+	{name: "read-only token writing into .../16tkn-access", scope: readDir, op: OpPut, target: newInDir, rule: ruleReadOnly},
 }
+
+// RefusalNames lists the sub-rules of 16tkn-access, in order.
+func RefusalNames() []string {
+	out := make([]string, len(refusals))
+	for i, r := range refusals {
+		out[i] = r.name
+	}
+	return out
+}
+
+// newInDir is a new file in the fixture's directory (an existing parent).
+func newInDir(fx *accessFixture) string { return fx.dir + "/read-only-write" }
 
 // tknAccess (16tkn-access): the refusals the WLCG profile requires, each
 // against an object shown to exist.

@@ -10,6 +10,7 @@ const (
 	ruleAudience     = "WLCG profile: a token whose aud does not name the endpoint must be rejected"
 	ruleCreateOnly   = "WLCG profile: storage.create must not modify existing data"
 	ruleRead         = "WLCG profile: storage.read allows reading"
+	ruleReadOnly     = "WLCG profile: storage.read allows reading only, never creating or changing data"
 	ruleBasePath     = "WLCG profile: scope paths are relative to the VO's base path; nothing outside it may be granted"
 	ruleOtherVO      = "a VO's proxy must not read another VO's data"
 	ruleMembers      = "only the VO's members may read its data"
