@@ -112,13 +112,15 @@ func (r *Runner) policySummary(site *Site, svc *Service, states []checkState, cl
 			}
 		}
 	}
+	// What counts comes first: a long commissioning list is what the
+	// 256-character cut drops.
+	parts = append(parts, cleanupErrs...)
 	if len(commissioning) > 0 {
 		parts = append(parts, "commissioning: "+strings.Join(commissioning, ", "))
 	}
 	if len(notCounted) > 0 {
 		parts = append(parts, "not counted: "+strings.Join(notCounted, ", "))
 	}
-	parts = append(parts, cleanupErrs...)
 	res.Detail = OneLine(strings.Join(parts, "; "))
 	return res
 }
