@@ -8,6 +8,7 @@ import (
 	"github.com/gridprobe/gridprobe/internal/config"
 	"github.com/gridprobe/gridprobe/internal/engine"
 	"github.com/gridprobe/gridprobe/internal/plan"
+	"github.com/gridprobe/gridprobe/internal/policy"
 	"github.com/gridprobe/gridprobe/probes/probe"
 )
 
@@ -53,14 +54,15 @@ func cmdList(args []string, stdout, stderr io.Writer) int {
 				continue
 			}
 			fmt.Fprintf(stdout, "  %-12s %s  %s (timeout %s)\n", sv.Type, sv.RawURL, svc.Name, sv.Timeout)
+			pol := policy.Resolve(cfg.Summary(sv), svc.Checks)
 			for _, c := range svc.Checks {
 				req := ""
 				if len(c.Requires) > 0 {
 					req = "  needs " + strings.Join(c.Requires, ", ")
 				}
-				fmt.Fprintf(stdout, "      %-16s %-6s%s\n", c.ID, c.Credential, req)
+				fmt.Fprintf(stdout, "      %-16s %-6s%s%s\n", c.ID, c.Credential, req, roleNote(pol, c.ID))
 			}
-			fmt.Fprintf(stdout, "      %-16s %-6s  worst of the above\n", engine.SummaryID, engine.CredNone)
+			fmt.Fprintf(stdout, "      %-16s %-6s  %s\n", engine.SummaryID, engine.CredNone, summaryNote(cfg.Summary(sv), pol))
 		}
 	}
 	return 0

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"encoding/json"
 	"fmt"
 	"path"
 	"regexp"
@@ -57,6 +58,10 @@ type Pattern struct {
 
 // MarshalYAML writes the pattern as its text.
 func (p Pattern) MarshalYAML() (any, error) { return p.Text, nil }
+
+// MarshalJSON writes the pattern as its text: where it stands in the file
+// is no part of what it means (`probe serve` compares services as JSON).
+func (p Pattern) MarshalJSON() ([]byte, error) { return json.Marshal(p.Text) }
 
 // Match reports whether the pattern matches check id.
 func (p Pattern) Match(id string) bool {

@@ -11,6 +11,7 @@ import (
 	"github.com/gridprobe/gridprobe/internal/engine"
 	"github.com/gridprobe/gridprobe/internal/metrics"
 	"github.com/gridprobe/gridprobe/internal/plan"
+	"github.com/gridprobe/gridprobe/internal/policy"
 	"github.com/gridprobe/gridprobe/probes/probe"
 )
 
@@ -165,6 +166,7 @@ func (s *Server) execute(ctx context.Context, cancel context.CancelFunc, j *job,
 			}}
 		}
 	} else {
+		policy.ApplyService(cfg, sv, svc)
 		runner := &engine.Runner{Concurrency: 1, RunID: r.id, Log: r.log, Now: s.opts.Now}
 		results = runner.RunSite(ctx, &engine.Site{Name: cs.Name, Budget: cs.Budget, Services: []*engine.Service{svc}})
 	}
@@ -209,6 +211,7 @@ func (j *job) record(results []engine.Result, full bool) {
 		if p, ok := prev[ck{res.Check, res.Credential}]; ok && p.State == res.State && !p.LastChange.IsZero() {
 			e.LastChange = p.LastChange
 		}
+		e.Since = e.LastChange // every output (status page, /probe's table) shows the same time in state
 		return e
 	}
 	if full {
@@ -245,7 +248,7 @@ func (j *job) entriesOf(r *run, sel selection) []metrics.Entry {
 		e := metrics.Entry{Result: res}
 		for _, st := range j.entries {
 			if st.Check == res.Check && st.Credential == res.Credential && st.RunID == res.RunID {
-				e.LastChange = st.LastChange
+				e.LastChange, e.Since = st.LastChange, st.LastChange
 			}
 		}
 		out = append(out, e)
