@@ -101,7 +101,7 @@ func TestBadFileMovedAside(t *testing.T) {
 		"bad state":  `{"format":"gridprobe-state/1","checks":[{"site":"S","service":"svc","check":"1a","credential":"none","state":"MAYBE","checked":"2026-11-24T09:00:00Z"}]}`,
 		"future since": `{"format":"gridprobe-state/1","checks":[{"site":"S","service":"svc","check":"1a","credential":"none","state":"OK",` +
 			`"since":"2026-11-25T00:00:00Z","checked":"2026-11-24T09:00:00Z"}]}`,
-		"twice": `{"format":"gridprobe-state/1","checks":[` + strings.Repeat(`{"site":"S","service":"svc","check":"1a","credential":"none","state":"OK","checked":"2026-11-24T09:00:00Z"},`, 2) + `{"site":"S","service":"svc","check":"3c","credential":"none","state":"OK","checked":"2026-11-24T09:00:00Z"}]}`,
+		"twice":    `{"format":"gridprobe-state/1","checks":[` + strings.Repeat(`{"site":"S","service":"svc","check":"1a","credential":"none","state":"OK","checked":"2026-11-24T09:00:00Z"},`, 2) + `{"site":"S","service":"svc","check":"3c","credential":"none","state":"OK","checked":"2026-11-24T09:00:00Z"}]}`,
 		"trailing": `{"format":"gridprobe-state/1","checks":[]} {}`,
 	} {
 		t.Run(name, func(t *testing.T) {
