@@ -31,6 +31,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	debug := fs.Bool("debug", false, "write the run's debug log to stderr (credentials are never logged)")
 	concurrency := fs.Int("concurrency", 0, "sites at once (default: defaults.concurrency from sites.yaml)")
 	progress := fs.String("progress", "auto", "progress on stderr: auto (when stderr is a terminal), on, off")
+	state := fs.String("state", "", "keep the last states in this file, so Age is the time in state (runs may share it)")
 	if stop, code := parseFlags(fs, args); stop {
 		return code
 	}
@@ -69,18 +70,16 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		runner.OnSiteDone = p.siteDone
 		defer p.finish()
 	}
-	results := runner.Run(ctx, engineSites)
+	results := runRound(ctx, runner, cfg, engineSites, *state, stderr)
 	return printResults(stdout, results, *format, *reproduce, ctx.Err() != nil)
 }
 
 // printResults writes results in the chosen format and returns the exit
-// code: the worst Nagios state (UNKNOWN if interrupted and all else OK).
+// code: the worst Nagios state of the services (report.Overall; UNKNOWN if
+// interrupted and all else OK).
 func printResults(w io.Writer, results []engine.Result, format string, reproduce, interrupted bool) int {
 	var err error
-	worst := engine.OK
-	for _, r := range results {
-		worst = engine.Worst(worst, r.State)
-	}
+	worst := report.Overall(results) // per service its 99summary, which applies the summary policy
 	switch format {
 	case "table":
 		err = report.Table(w, results, report.TableOptions{Color: report.IsTerminal(w), Now: time.Now(),

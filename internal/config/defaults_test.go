@@ -19,7 +19,7 @@ func TestDefaults(t *testing.T) {
 	}
 	want := Defaults{Timeout: 60 * time.Second, Budget: 10 * time.Minute, Concurrency: 20,
 		CertExpiryWarning: 14 * 24 * time.Hour, StorageInterval: 30 * time.Minute, CEInterval: 60 * time.Minute}
-	if c.Defaults != want {
+	if !reflect.DeepEqual(c.Defaults, want) {
 		t.Errorf("defaults %+v, want %+v", c.Defaults, want)
 	}
 	s := c.Sites[0]
@@ -175,10 +175,25 @@ func TestRedacted(t *testing.T) {
 }
 
 func clearLines(c *Config) {
+	for i := range c.Defaults.Summary {
+		c.Defaults.Summary[i].Line = 0
+		clearPolicyLines(&c.Defaults.Summary[i].Policy)
+	}
 	for i := range c.Sites {
 		c.Sites[i].Line = 0
 		for j := range c.Sites[i].Services {
 			c.Sites[i].Services[j].Line = 0
+			if p := c.Sites[i].Services[j].Summary; p != nil {
+				clearPolicyLines(p)
+			}
+		}
+	}
+}
+
+func clearPolicyLines(p *SummaryPolicy) {
+	for _, l := range [][]Pattern{p.Critical, p.Commissioning} {
+		for k := range l {
+			l[k].Line, l[k].Col = 0, 0
 		}
 	}
 }

@@ -7,3 +7,6 @@ var (
 	ParseDuration = parseDuration
 	ExpandEnv     = expandEnv
 )
+
+// CurrentCatalogue is the catalogue hook Parse uses now.
+func CurrentCatalogue() Catalogue { return catalogue }

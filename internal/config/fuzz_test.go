@@ -26,6 +26,8 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte("credentials: {token: {issuer: 'https://i', client_id: c, client_secret_file: /s}}\n" + base))
 	f.Add([]byte(base + "      - {type: htcondor-ce, url: 'condor://[::1]', interval: 1.5d}\n"))
 	f.Add([]byte(base + "---\n"))
+	f.Add([]byte(policyConfig))
+	f.Add([]byte(svc("summary: {critical: ['1*', 2ssl], commissioning: [], commissioning_effect: none}")))
 	lookup := env(map[string]string{"TIMEOUT": "90s", "EMPTY": "", "GP_PROXY": "/tmp/p"})
 	f.Fuzz(func(t *testing.T, data []byte) {
 		c, err := ParseWith("f.yaml", data, lookup)

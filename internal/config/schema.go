@@ -16,13 +16,13 @@ import (
 // Known keys of each mapping.
 var (
 	configKeys      = []string{"vo", "prefix", "defaults", "credentials", "sites"}
-	defaultsKeys    = []string{"timeout", "budget", "concurrency", "cert_expiry_warning", "storage_interval", "ce_interval"}
+	defaultsKeys    = []string{"timeout", "budget", "concurrency", "cert_expiry_warning", "storage_interval", "ce_interval", "summary"}
 	credentialsKeys = []string{"x509", "token"}
 	x509Keys        = []string{"proxy", "foreign_proxy", "novoms_proxy", "ca_dir", "voms_dir"}
 	tokenKeys       = []string{"issuer", "client_id", "client_secret_file", "file", "ca_file"}
 	siteKeys        = []string{"name", "vo", "budget", "services"}
 	serviceKeys     = []string{"type", "url", "name", "vo", "scope_base", "read_file", "write_dir", "foreign_file",
-		"federation", "queue", "audience", "timeout", "skip", "interval"}
+		"federation", "queue", "audience", "timeout", "skip", "interval", "summary"}
 	fileRefKeys = []string{"path", "adler32", "size"}
 
 	// typeOnlyKeys are the service keys that belong to some types only

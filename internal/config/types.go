@@ -47,6 +47,9 @@ type Defaults struct {
 	// into Service.Interval unless a service sets its own.
 	StorageInterval time.Duration `yaml:"storage_interval"` // default 30m
 	CEInterval      time.Duration `yaml:"ce_interval"`      // default 60m
+	// Summary holds the summary policies per VO and service type
+	// (policy.go); Config.Summary gives a service's effective one.
+	Summary []SummaryRule `yaml:"summary,omitempty"`
 }
 
 // Credentials says where the probe's credentials come from.
@@ -146,6 +149,9 @@ type Service struct {
 	Timeout  time.Duration `yaml:"timeout"`        // inherits Defaults.Timeout
 	Skip     []string      `yaml:"skip,omitempty"` // check ids not to run, e.g. 14tkn-read
 	Interval time.Duration `yaml:"interval"`       // serve: as written, or Defaults.StorageInterval / CEInterval
+	// Summary is the service's own summary policy as written (nil: none);
+	// Config.Summary merges it with defaults.summary.
+	Summary *SummaryPolicy `yaml:"summary,omitempty"`
 
 	Line int `yaml:"-"` // where the service starts in the file
 }

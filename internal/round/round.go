@@ -2,7 +2,8 @@
 // (`probe run`, `probe serve`'s scheduled and /probe runs, `probe validate`
 // and `list`, the benchmarks and the fault suite): the token source picked
 // from the config, the round's credentials, the engine's sites from the
-// plan, and what must be released when the round is over (Close). It also
+// plan with the summary policies on the services (internal/policy), and
+// what must be released when the round is over (Close). It also
 // holds the garbage collector's setting for the process (gc.go).
 package round
 
@@ -15,6 +16,7 @@ import (
 	"github.com/gridprobe/gridprobe/internal/cred"
 	"github.com/gridprobe/gridprobe/internal/engine"
 	"github.com/gridprobe/gridprobe/internal/plan"
+	"github.com/gridprobe/gridprobe/internal/policy"
 	"github.com/gridprobe/gridprobe/probes/probe"
 )
 
@@ -53,6 +55,7 @@ func Build(cfg *config.Config, opt Options) (*Round, error) {
 		return nil, err
 	}
 	r.Sites = sites
+	policy.Apply(cfg, r.Sites)
 	return r, nil
 }
 
@@ -65,6 +68,7 @@ func One(cfg *config.Config, cs *config.Site, sv *config.Service, opt Options) (
 		return nil, err
 	}
 	r.Sites = []*engine.Site{{Name: cs.Name, Budget: cs.Budget, Services: []*engine.Service{svc}}}
+	policy.ApplyService(cfg, sv, svc)
 	return r, nil
 }
 

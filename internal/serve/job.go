@@ -209,6 +209,7 @@ func (j *job) record(results []engine.Result, full bool) {
 		if p, ok := prev[ck{res.Check, res.Credential}]; ok && p.State == res.State && !p.LastChange.IsZero() {
 			e.LastChange = p.LastChange
 		}
+		e.Since = e.LastChange // every output (status page, /probe's table) shows the same time in state
 		return e
 	}
 	if full {
@@ -245,7 +246,7 @@ func (j *job) entriesOf(r *run, sel selection) []metrics.Entry {
 		e := metrics.Entry{Result: res}
 		for _, st := range j.entries {
 			if st.Check == res.Check && st.Credential == res.Credential && st.RunID == res.RunID {
-				e.LastChange = st.LastChange
+				e.LastChange, e.Since = st.LastChange, st.LastChange
 			}
 		}
 		out = append(out, e)
