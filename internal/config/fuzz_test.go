@@ -23,6 +23,7 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte("credentials: {token: {issuer: 'https://i', client_id: c, client_secret_file: /s}}\n" + base))
 	f.Add([]byte(base + "      - {type: htcondor-ce, url: 'condor://[::1]', interval: 1.5d}\n"))
 	f.Add([]byte(base + "---\n"))
+	f.Add([]byte("publish: {url: stomps://mb, destination: /topic/t, cert_file: /c, spool_max_bytes: 1MiB, flush_timeout: 0s}\n" + base))
 	lookup := env(map[string]string{"TIMEOUT": "90s", "EMPTY": "", "GP_PROXY": "/tmp/p"})
 	f.Fuzz(func(t *testing.T, data []byte) {
 		c, err := parse("f.yaml", data, lookup)
