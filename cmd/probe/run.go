@@ -31,6 +31,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	debug := fs.Bool("debug", false, "write the run's debug log to stderr (credentials are never logged)")
 	concurrency := fs.Int("concurrency", 0, "sites at once (default: defaults.concurrency from sites.yaml)")
 	progress := fs.String("progress", "auto", "progress on stderr: auto (when stderr is a terminal), on, off")
+	publishFlag := fs.Bool("publish", false, "also send every result to the broker of sites.yaml's publish: section (ETF/SAM messages over STOMP)")
 	if stop, code := parseFlags(fs, args); stop {
 		return code
 	}
@@ -61,6 +62,11 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 3
 	}
 
+	pub, err := runPublisher(cfg, *publishFlag, *debug, stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "probe run: %v\n", err)
+		return 3
+	}
 	runner := &engine.Runner{Concurrency: cfg.Defaults.Concurrency, RunID: runID}
 	if *concurrency > 0 {
 		runner.Concurrency = *concurrency
@@ -75,6 +81,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		defer p.finish()
 	}
 	results := runner.Run(ctx, engineSites)
+	defer publishResults(pub, cfg, results, stderr)
 	return printResults(stdout, results, *format, *reproduce, ctx.Err() != nil)
 }
 
