@@ -34,3 +34,13 @@ func TestARRulesAreInTheRuleFile(t *testing.T) {
 		}
 	}
 }
+
+// TestPromtoolPublishRules runs the publishing alert's unit tests.
+func TestPromtoolPublishRules(t *testing.T) {
+	cmd := exec.Command(promtool(t), "test", "rules", "gridprobe-publish.rules_test.yml")
+	cmd.Dir = filepath.Dir(RulesPath)
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "SUCCESS") {
+		t.Errorf("promtool test rules: %v\n%s", err, out)
+	}
+}

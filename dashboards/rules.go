@@ -112,7 +112,7 @@ func Rules() RuleFile {
 				},
 			},
 		}},
-	}, arGroups()...)}
+	}, append(arGroups(), publishGroups()...)...)}
 }
 
 // RulesYAML renders the rule file.
