@@ -26,7 +26,7 @@ func testPublisher(t *testing.T) *publish.Publisher {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := publish.New(publish.Options{Broker: u.Host, Destination: "/queue/gridprobe.test.dashboards", Login: login, Passcode: pass,
+	p, err := publish.New(publish.Options{Broker: u.Host, Destination: "/topic/gridprobe.test.dashboards" /* nobody subscribes: the broker drops them */, Login: login, Passcode: pass,
 		SpoolDir: filepath.Join(t.TempDir(), "spool"), SpoolMaxMessages: 10000, SpoolMaxBytes: 64 << 20, MaxMessageBytes: 64 << 10,
 		QueueSize: 10000, Timeout: 10 * time.Second, GatheredAt: "dashboards-test"})
 	if err != nil {
