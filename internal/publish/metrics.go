@@ -20,11 +20,12 @@ const (
 
 // Reasons a message is dropped (the reason label of MetricDropped).
 const (
-	DropQueueFull = "queue_full" // the in-memory queue was full (disk too slow)
-	DropSpoolFull = "spool_full" // the oldest spooled message made room for a new one
-	DropRejected  = "rejected"   // the broker refused this message three times
-	DropCorrupt   = "corrupt"    // a spool file could not be read back
-	DropSpoolErr  = "spool_error"
+	DropQueueFull = "queue_full"  // the in-memory queue was full (disk too slow)
+	DropSpoolFull = "spool_full"  // the oldest spooled message made room for a new one
+	DropRejected  = "rejected"    // the broker refused this message three times
+	DropCorrupt   = "corrupt"     // a spool file could not be read back
+	DropSpoolErr  = "spool_error" // the spool file could not be written
+	DropClosed    = "closed"      // results handed over after Close
 )
 
 // Error kinds (the reason label of MetricErrors).
@@ -53,7 +54,7 @@ func newMetrics(p *Publisher) *metricSet {
 		truncated: prometheus.NewCounter(prometheus.CounterOpts{Name: MetricTruncated,
 			Help: "Messages whose details were cut to publish.max_message_bytes."}),
 		dropped: prometheus.NewCounterVec(prometheus.CounterOpts{Name: MetricDropped,
-			Help: "Results never published, by reason (queue_full, spool_full, rejected, corrupt, spool_error)."}, []string{"reason"}),
+			Help: "Results never published, by reason (queue_full, spool_full, rejected, corrupt, spool_error, closed)."}, []string{"reason"}),
 		errors: prometheus.NewCounterVec(prometheus.CounterOpts{Name: MetricErrors,
 			Help: "Failed broker connections and sends, by reason (connect, tls, auth, send, rejected)."}, []string{"reason"}),
 		lastSuccess: prometheus.NewGauge(prometheus.GaugeOpts{Name: MetricLastSuccess,
@@ -67,7 +68,7 @@ func newMetrics(p *Publisher) *metricSet {
 		Help: "Bytes of the messages in the spool."}, func() float64 { _, b := p.spool.size(); return float64(b) })
 	m.queue = prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: MetricQueue,
 		Help: "Results waiting in memory to be spooled."}, func() float64 { return float64(len(p.queue)) })
-	for _, r := range []string{DropQueueFull, DropSpoolFull, DropRejected, DropCorrupt, DropSpoolErr} {
+	for _, r := range []string{DropQueueFull, DropSpoolFull, DropRejected, DropCorrupt, DropSpoolErr, DropClosed} {
 		m.dropped.WithLabelValues(r)
 	}
 	for _, r := range []string{ErrConnect, ErrTLS, ErrAuth, ErrSend, ErrReject} {

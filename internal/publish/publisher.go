@@ -78,6 +78,9 @@ type Publisher struct {
 
 	published, spooled, dropped, truncated, errs atomic.Int64
 
+	dropMu  sync.Mutex
+	dropLog map[string]*dropNote
+
 	connMu sync.Mutex
 	conn   *brokerConn // the sender's connection; Close may abort it
 }
@@ -135,7 +138,7 @@ func (p *Publisher) Publish(results []engine.Result) {
 	p.qmu.RLock()
 	defer p.qmu.RUnlock()
 	if p.closed {
-		p.drop(DropQueueFull, len(results), "publisher closed")
+		p.drop(DropClosed, len(results), "publisher closed")
 		return
 	}
 	for i, r := range results {
@@ -154,7 +157,30 @@ func (p *Publisher) drop(reason string, n int, why string) {
 	}
 	p.dropped.Add(int64(n))
 	p.m.dropped.WithLabelValues(reason).Add(float64(n))
-	p.log.Warn("results dropped, not published", "reason", reason, "results", n, "why", why)
+	// One line per reason and minute at most: a full spool during a long
+	// outage drops on every message.
+	p.dropMu.Lock()
+	defer p.dropMu.Unlock()
+	if p.dropLog == nil {
+		p.dropLog = map[string]*dropNote{}
+	}
+	d := p.dropLog[reason]
+	if d == nil {
+		d = &dropNote{}
+		p.dropLog[reason] = d
+	}
+	d.pending += n
+	if now := p.o.Now(); d.last.IsZero() || now.Sub(d.last) >= time.Minute {
+		p.log.Warn("results dropped, not published", "reason", reason, "results", d.pending, "why", why)
+		d.last, d.pending = now, 0
+	}
+}
+
+// dropNote is when drops of one reason were last logged, and how many
+// came since.
+type dropNote struct {
+	last    time.Time
+	pending int
 }
 
 // writer formats queued results and spools them, until the queue closes.
