@@ -534,3 +534,33 @@ sites: [{name: S, services: [{type: webdav, url: "https://se.example.org"}]}]
 		t.Fatal(err)
 	}
 }
+
+// TestBrokerRejectsMessage: a destination the broker refuses (an exchange
+// that does not exist) gets an ERROR frame for every SEND; after three
+// refusals the message is dropped and counted, so it cannot block the rest.
+func TestBrokerRejectsMessage(t *testing.T) {
+	b := testBroker(t, false)
+	lines := newLogLines("the broker refused a message")
+	o := b.options(t, "/exchange/gridprobe-test-no-such-exchange/x")
+	o.Log = lines.logger()
+	p, err := New(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Publish(results(2))
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := p.Close(ctx); err != nil {
+		t.Fatal(err) // both dropped: nothing left in the spool
+	}
+	lines.wait(t, "the broker refused a message", time.Second)
+	if v := testutil.ToFloat64(p.m.dropped.WithLabelValues(DropRejected)); v != 2 {
+		t.Errorf("%s{reason=rejected} = %v\n%s", MetricDropped, v, lines)
+	}
+	if v := testutil.ToFloat64(p.m.errors.WithLabelValues(ErrReject)); v != 2*rejectLimit {
+		t.Errorf("%s{reason=rejected} = %v", MetricErrors, v)
+	}
+	if !strings.Contains(lines.String(), "no exchange") {
+		t.Errorf("the log does not give the broker's reason:\n%s", lines)
+	}
+}
