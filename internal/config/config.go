@@ -55,6 +55,7 @@ func parse(file string, data []byte, lookup func(string) (string, bool)) (*Confi
 	}
 	c := d.config(root)
 	d.summaryPolicies(root, c)
+	d.publishSection(root, c)
 	if err := d.result(); err != nil {
 		return nil, err
 	}

@@ -98,7 +98,7 @@ sites:
 `
 	// x-webdav is not a known key: anchors need a home in the schema.
 	if _, err := ParseWith("sites.yaml", []byte(in), testEnv); err == nil ||
-		err.Error() != `sites.yaml:2:1: unknown key "x-webdav" in config (known: vo, prefix, defaults, credentials, sites)` {
+		err.Error() != `sites.yaml:2:1: unknown key "x-webdav" in config (known: vo, prefix, defaults, credentials, sites, publish)` {
 		t.Fatalf("err = %v", err)
 	}
 	in = strings.Replace(in, "x-webdav: &dav\n", "", 1)

@@ -28,6 +28,7 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte(base + "---\n"))
 	f.Add([]byte(policyConfig))
 	f.Add([]byte(svc("summary: {critical: ['1*', 2ssl], commissioning: [], commissioning_effect: none}")))
+	f.Add([]byte("publish: {url: stomps://mb, destination: /topic/t, cert_file: /c, spool_max_bytes: 1MiB, flush_timeout: 0s}\n" + base))
 	lookup := env(map[string]string{"TIMEOUT": "90s", "EMPTY": "", "GP_PROXY": "/tmp/p"})
 	f.Fuzz(func(t *testing.T, data []byte) {
 		c, err := ParseWith("f.yaml", data, lookup)

@@ -15,7 +15,7 @@ import (
 
 // Known keys of each mapping.
 var (
-	configKeys      = []string{"vo", "prefix", "defaults", "credentials", "sites"}
+	configKeys      = []string{"vo", "prefix", "defaults", "credentials", "sites", "publish"}
 	defaultsKeys    = []string{"timeout", "budget", "concurrency", "cert_expiry_warning", "storage_interval", "ce_interval", "summary"}
 	credentialsKeys = []string{"x509", "token"}
 	x509Keys        = []string{"proxy", "foreign_proxy", "novoms_proxy", "ca_dir", "voms_dir"}

@@ -33,6 +33,7 @@ type Config struct {
 	Defaults    Defaults    `yaml:"defaults"`
 	Credentials Credentials `yaml:"credentials"`
 	Sites       []Site      `yaml:"sites"`
+	Publish     Publish     `yaml:"publish,omitempty"` // results over STOMP (publish.go)
 }
 
 // Defaults apply to every site and service unless overridden.
