@@ -114,6 +114,12 @@ type decoder struct {
 	errs   Errors
 	seen   map[string]bool
 	nodes  int
+	// notes: nodes that are not from this file's text (template copies,
+	// a feed's entries); see templates_apply.go.
+	notes map[*yaml.Node]nodeNote
+	// noSites: a file without sites is fine (probe import's base file).
+	noSites bool
+	tmpl    map[string]*Template // defaults.templates, for Config.Templates
 	// stopped: the node budget ran out; further problems are not reported
 	// (they would mostly be repeats through aliases).
 	stopped bool
@@ -123,7 +129,9 @@ func (d *decoder) add(e *Error) {
 	if d.stopped {
 		return
 	}
-	e.File = d.file
+	if e.File == "" {
+		e.File = d.file
+	}
 	if k := e.Error(); !d.seen[k] { // an aliased node is visited once per alias
 		d.seen[k] = true
 		d.errs = append(d.errs, e)
@@ -134,6 +142,12 @@ func (d *decoder) errorf(n *yaml.Node, format string, args ...any) {
 	e := &Error{Msg: fmt.Sprintf(format, args...)}
 	if n != nil {
 		e.Line, e.Col = n.Line, n.Column
+		if nn, ok := d.notes[n]; ok { // a template's or a feed's value
+			e.File = nn.file
+			if nn.note != "" {
+				e.Msg += " (" + nn.note + ")"
+			}
+		}
 	}
 	d.add(e)
 }

@@ -95,7 +95,7 @@ sites:
 `
 	// x-webdav is not a known key: anchors need a home in the schema.
 	if _, err := parse("sites.yaml", []byte(in), testEnv); err == nil ||
-		err.Error() != `sites.yaml:2:1: unknown key "x-webdav" in config (known: vo, prefix, defaults, credentials, sites)` {
+		err.Error() != `sites.yaml:2:1: unknown key "x-webdav" in config (known: vo, prefix, defaults, credentials, sites, sites_from)` {
 		t.Fatalf("err = %v", err)
 	}
 	in = strings.Replace(in, "x-webdav: &dav\n", "", 1)
@@ -172,10 +172,22 @@ func TestRedacted(t *testing.T) {
 }
 
 func clearLines(c *Config) {
+	clearFrom(c)
 	for i := range c.Sites {
 		c.Sites[i].Line = 0
 		for j := range c.Sites[i].Services {
 			c.Sites[i].Services[j].Line = 0
+		}
+	}
+}
+
+// clearFrom drops the templates and the provenance of every value: Parse
+// has applied the templates and Redacted writes the effective values.
+func clearFrom(c *Config) {
+	c.Templates = nil
+	for i := range c.Sites {
+		for j := range c.Sites[i].Services {
+			c.Sites[i].Services[j].From = nil
 		}
 	}
 }

@@ -1,0 +1,134 @@
+package config
+
+import (
+	"fmt"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// nodeNote is what an error at a node adds: the file the node is in (a
+// template is in sites.yaml even while a feed's sites are decoded) and a
+// note saying which service or feed element it is about.
+type nodeNote struct{ file, note string }
+
+// note attaches a nodeNote to n (and, for a feed, to its whole subtree).
+func (d *decoder) note(n *yaml.Node, nn nodeNote) {
+	if d.notes == nil {
+		d.notes = map[*yaml.Node]nodeNote{}
+	}
+	d.notes[n] = nn
+}
+
+// posOf is "file:line:col" of n, with its note.
+func (d *decoder) posOf(n *yaml.Node) string {
+	file := d.file
+	nn, ok := d.notes[n]
+	if ok && nn.file != "" {
+		file = nn.file
+	}
+	s := fmt.Sprintf("%s:%d:%d", file, n.Line, n.Column)
+	if ok && nn.note != "" && nn.file == "" {
+		s += " " + nn.note
+	}
+	return s
+}
+
+// servicePath decodes the service's path: (the storage path a feed gives,
+// filled into $(path)).
+func (d *decoder) servicePath(f *fields, svc *Service) {
+	if p, n := d.absPath(f, "path", "path"); n != nil {
+		svc.Path = p
+	}
+}
+
+// applyTemplate gives the service the values of its type's template for
+// the keys it does not set itself, and records where every value it has
+// comes from (Service.From). Call after type, url, vo and path are known.
+func (d *decoder) applyTemplate(f *fields, svc *Service, site *Site, c *Config) {
+	svc.From = map[string]string{}
+	for k, e := range f.m {
+		svc.From[k] = d.posOf(e.key)
+	}
+	t := c.Templates[svc.Type]
+	if t == nil || svc.Type == "" {
+		return
+	}
+	vars := Vars{Site: site.Name, VO: svc.VO, Path: svc.Path}
+	if svc.URL != nil {
+		vars.Host, vars.Endpoint = svc.URL.Hostname(), svc.URL.Host
+	}
+	for _, e := range t.entries {
+		if e.key == "url" || f.has(e.key) {
+			continue
+		}
+		if svc.URL == nil && (usesPlaceholder(e.val, "host") || usesPlaceholder(e.val, "endpoint")) {
+			continue // the url is wrong; that is reported already
+		}
+		nn := nodeNote{file: t.file, note: fmt.Sprintf("from defaults.templates.%s, for the service at %s:%d of site %q",
+			svc.Type, d.file, svc.Line, site.Name)}
+		n, err := d.instantiate(e.val, vars, nn)
+		if err != nil {
+			d.add(&Error{File: t.file, Line: e.val.node.Line, Col: e.val.node.Column,
+				Msg: fmt.Sprintf("templates.%s.%s: %v (%s; set path: or %s: on the service)", svc.Type, e.key, err,
+					strings.TrimPrefix(nn.note, "from defaults.templates."+svc.Type+", "), e.key)})
+			continue
+		}
+		f.m[e.key] = entry{key: e.keyNode, val: n}
+		svc.From[e.key] = e.pos + " (defaults.templates." + svc.Type + ")"
+	}
+}
+
+// usesPlaceholder reports whether the value uses $(name) anywhere.
+func usesPlaceholder(tv *tmplValue, name string) bool {
+	for _, p := range tv.parts {
+		if p.ph == name {
+			return true
+		}
+	}
+	for _, k := range tv.kids {
+		if usesPlaceholder(k, name) {
+			return true
+		}
+	}
+	return false
+}
+
+// instantiate makes the service's own copy of a template value with the
+// placeholders filled. The copy keeps the template's positions (errors
+// point at the template and say for which service); its text is escaped
+// so that the environment expansion every value goes through leaves it as
+// it is.
+func (d *decoder) instantiate(tv *tmplValue, v Vars, nn nodeNote) (*yaml.Node, error) {
+	src := tv.node
+	n := &yaml.Node{Kind: src.Kind, Tag: src.Tag, Line: src.Line, Column: src.Column}
+	switch src.Kind {
+	case yaml.ScalarNode:
+		n.Value = src.Value
+		if src.ShortTag() != "!!null" {
+			s, err := tv.render(v)
+			if err != nil {
+				return nil, err
+			}
+			n.Value = strings.ReplaceAll(s, "$", "$$")
+		}
+	case yaml.MappingNode:
+		for i, kid := range tv.kids {
+			c, err := d.instantiate(kid, v, nn)
+			if err != nil {
+				return nil, err
+			}
+			n.Content = append(n.Content, src.Content[2*i], c)
+		}
+	case yaml.SequenceNode:
+		for _, kid := range tv.kids {
+			c, err := d.instantiate(kid, v, nn)
+			if err != nil {
+				return nil, err
+			}
+			n.Content = append(n.Content, c)
+		}
+	}
+	d.note(n, nn)
+	return n, nil
+}
