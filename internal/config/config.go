@@ -116,7 +116,7 @@ type decoder struct {
 	nodes  int
 	// notes: nodes that are not from this file's text (template copies,
 	// a feed's entries); see templates_apply.go.
-	notes map[*yaml.Node]nodeNote
+	notes map[*yaml.Node]Origin
 	// noSites: a file without sites is fine (probe import's base file).
 	noSites bool
 	tmpl    map[string]*Template // defaults.templates, for Config.Templates
@@ -142,10 +142,10 @@ func (d *decoder) errorf(n *yaml.Node, format string, args ...any) {
 	e := &Error{Msg: fmt.Sprintf(format, args...)}
 	if n != nil {
 		e.Line, e.Col = n.Line, n.Column
-		if nn, ok := d.notes[n]; ok { // a template's or a feed's value
-			e.File = nn.file
-			if nn.note != "" {
-				e.Msg += " (" + nn.note + ")"
+		if o, ok := d.notes[n]; ok { // a template's or a feed's value
+			e.File = o.File
+			if o.Note != "" {
+				e.Msg += " (" + o.Note + ")"
 			}
 		}
 	}

@@ -13,8 +13,8 @@ import (
 
 // Known keys of each mapping.
 var (
-	configKeys      = []string{"vo", "prefix", "defaults", "credentials", "sites", "sites_from"}
-	defaultsKeys    = []string{"timeout", "budget", "concurrency", "cert_expiry_warning", "storage_interval", "ce_interval",
+	configKeys   = []string{"vo", "prefix", "defaults", "credentials", "sites", "sites_from"}
+	defaultsKeys = []string{"timeout", "budget", "concurrency", "cert_expiry_warning", "storage_interval", "ce_interval",
 		"templates"}
 	credentialsKeys = []string{"x509", "token"}
 	x509Keys        = []string{"proxy", "foreign_proxy", "novoms_proxy", "ca_dir", "voms_dir"}

@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -110,18 +111,15 @@ func (d *decoder) wordList(f *fields, key string) []string {
 }
 
 // AppendSites decodes sites built from a feed — site mappings whose nodes
-// carry the feed's line and column, with notes (the element or JSON path)
-// for messages — exactly like written sites, with base's defaults and
+// carry the feed's line and column, with origins (the feed's file and the
+// element or JSON path) for messages — exactly like written sites, with base's defaults and
 // templates. It returns a copy of base with the sites that have no problem
 // appended; a site with a problem is left out and its problems returned,
 // as is a site whose name is written in base (the written one is used).
-func AppendSites(base *Config, source string, sites []*yaml.Node, notes map[*yaml.Node]string) (*Config, Errors) {
+func AppendSites(base *Config, sites []*yaml.Node, origins map[*yaml.Node]Origin) (*Config, Errors) {
 	c := *base
 	c.Sites = slices.Clone(base.Sites)
-	d := &decoder{file: source, lookup: func(string) (string, bool) { return "", false }, seen: map[string]bool{}}
-	for n, note := range notes {
-		d.note(n, nodeNote{note: note})
-	}
+	d := &decoder{file: "feed", lookup: func(string) (string, bool) { return "", false }, seen: map[string]bool{}, notes: maps.Clone(origins)}
 	written := map[string]int{}
 	for _, s := range base.Sites {
 		written[s.Name] = s.Line
@@ -165,3 +163,7 @@ func ParseBase(file string, data []byte, lookup func(string) (string, bool)) (*C
 	c.File = file
 	return c, nil
 }
+
+// DefaultServiceName is the ETF service name a service of typ gets when
+// sites.yaml does not name it: <prefix>.SE-WebDAV, ….
+func DefaultServiceName(prefix, typ string) string { return prefix + "." + serviceKinds[typ] }

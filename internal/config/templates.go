@@ -251,7 +251,7 @@ func (d *decoder) compileValue(n *yaml.Node, label string, depth int) *tmplValue
 		}
 		parts, problems := compileTemplate(v.Value, d.lookup)
 		for _, p := range problems {
-				d.errorf(v, "%s: %s", label, p)
+			d.errorf(v, "%s: %s", label, p)
 		}
 		if len(problems) > 0 {
 			return nil

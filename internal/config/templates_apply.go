@@ -7,29 +7,30 @@ import (
 	"go.yaml.in/yaml/v3"
 )
 
-// nodeNote is what an error at a node adds: the file the node is in (a
-// template is in sites.yaml even while a feed's sites are decoded) and a
-// note saying which service or feed element it is about.
-type nodeNote struct{ file, note string }
+// Origin says where a node that is not from the file's own text comes
+// from: a template's copy, or an entry of a feed. File is the file its
+// line and column are in ("" for the decoder's file); Note is added to
+// messages (which service a template value is for; a feed's element path).
+type Origin struct{ File, Note string }
 
-// note attaches a nodeNote to n (and, for a feed, to its whole subtree).
-func (d *decoder) note(n *yaml.Node, nn nodeNote) {
+// note records n's origin.
+func (d *decoder) note(n *yaml.Node, o Origin) {
 	if d.notes == nil {
-		d.notes = map[*yaml.Node]nodeNote{}
+		d.notes = map[*yaml.Node]Origin{}
 	}
-	d.notes[n] = nn
+	d.notes[n] = o
 }
 
 // posOf is "file:line:col" of n, with its note.
 func (d *decoder) posOf(n *yaml.Node) string {
 	file := d.file
-	nn, ok := d.notes[n]
-	if ok && nn.file != "" {
-		file = nn.file
+	o, ok := d.notes[n]
+	if ok && o.File != "" {
+		file = o.File
 	}
 	s := fmt.Sprintf("%s:%d:%d", file, n.Line, n.Column)
-	if ok && nn.note != "" && nn.file == "" {
-		s += " " + nn.note
+	if ok && o.Note != "" {
+		s += " " + o.Note
 	}
 	return s
 }
@@ -65,13 +66,13 @@ func (d *decoder) applyTemplate(f *fields, svc *Service, site *Site, c *Config) 
 		if svc.URL == nil && (usesPlaceholder(e.val, "host") || usesPlaceholder(e.val, "endpoint")) {
 			continue // the url is wrong; that is reported already
 		}
-		nn := nodeNote{file: t.file, note: fmt.Sprintf("from defaults.templates.%s, for the service at %s:%d of site %q",
+		nn := Origin{File: t.file, Note: fmt.Sprintf("from defaults.templates.%s, for the service at %s:%d of site %q",
 			svc.Type, d.file, svc.Line, site.Name)}
 		n, err := d.instantiate(e.val, vars, nn)
 		if err != nil {
 			d.add(&Error{File: t.file, Line: e.val.node.Line, Col: e.val.node.Column,
 				Msg: fmt.Sprintf("templates.%s.%s: %v (%s; set path: or %s: on the service)", svc.Type, e.key, err,
-					strings.TrimPrefix(nn.note, "from defaults.templates."+svc.Type+", "), e.key)})
+					strings.TrimPrefix(nn.Note, "from defaults.templates."+svc.Type+", "), e.key)})
 			continue
 		}
 		f.m[e.key] = entry{key: e.keyNode, val: n}
@@ -99,7 +100,7 @@ func usesPlaceholder(tv *tmplValue, name string) bool {
 // point at the template and say for which service); its text is escaped
 // so that the environment expansion every value goes through leaves it as
 // it is.
-func (d *decoder) instantiate(tv *tmplValue, v Vars, nn nodeNote) (*yaml.Node, error) {
+func (d *decoder) instantiate(tv *tmplValue, v Vars, nn Origin) (*yaml.Node, error) {
 	src := tv.node
 	n := &yaml.Node{Kind: src.Kind, Tag: src.Tag, Line: src.Line, Column: src.Column}
 	switch src.Kind {

@@ -96,8 +96,8 @@ type Token struct {
 // Site is one grid site.
 type Site struct {
 	Name     string        `yaml:"name"`
-	VO       string        `yaml:"vo"`     // inherits Config.VO
-	Budget   time.Duration `yaml:"budget"` // inherits Defaults.Budget; ≥ every service's Timeout
+	VO       string        `yaml:"vo"`               // inherits Config.VO
+	Budget   time.Duration `yaml:"budget"`           // inherits Defaults.Budget; ≥ every service's Timeout
 	Groups   Groups        `yaml:"groups,omitempty"` // tier and country default from the name
 	Services []Service     `yaml:"services"`
 	Line     int           `yaml:"-"` // where the site starts in the file

@@ -32,7 +32,7 @@ func ParseCRIC(source string, data []byte, vo string) (*CRIC, []Problem, error) 
 	if err != nil {
 		return nil, nil, err
 	}
-	c := &cricReader{src: source, data: data, vo: strings.ToLower(vo),
+	c := &cricReader{src: source, lines: newLineIndex(data), vo: strings.ToLower(vo),
 		out: &CRIC{Source: source, Feed: &Feed{Source: source, VO: vo}}, sites: map[string]int{}}
 	if root.kind != 'o' {
 		return nil, nil, c.errorf(root, "expected an object keyed by name (CRIC ?json output), got %s", kindName(root))
@@ -48,7 +48,7 @@ func ParseCRIC(source string, data []byte, vo string) (*CRIC, []Problem, error) 
 
 type cricReader struct {
 	src      string
-	data     []byte
+	lines    lineIndex
 	vo       string
 	out      *CRIC
 	sites    map[string]int // feed site name → index in out.Feed.Sites
@@ -56,7 +56,7 @@ type cricReader struct {
 }
 
 func (c *cricReader) pos(n *jnode) Pos {
-	line, col := lineCol(c.data, n.off)
+	line, col := c.lines.lineCol(n.off)
 	return Pos{Source: c.src, Path: n.path, Line: line, Col: col}
 }
 

@@ -117,7 +117,12 @@ func (c *cricReader) paths(v *jnode, s *Service) bool {
 			c.problem(it, "expected an [id, path] pair of strings, got %s; entry left out", kindName(it))
 			return false
 		}
-		s.Paths = append(s.Paths, SEPath{ID: it.items[0].str, Path: it.items[1].str})
+		id, path := it.items[0].str, it.items[1].str
+		if len(id)+len(path) > maxAttr || strings.ContainsFunc(id+path, isControl) {
+			c.problem(it, "path too long or with control characters; entry left out")
+			return false
+		}
+		s.Paths = append(s.Paths, SEPath{ID: id, Path: path})
 	}
 	return true
 }

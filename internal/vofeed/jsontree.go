@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sort"
 	"strconv"
 	"strings"
 )
@@ -70,27 +71,29 @@ func jsonKey(key string) string {
 // each value's JSON path so that a syntax error or a truncated document is
 // reported where it happened.
 type jsonReader struct {
-	src  string
-	data []byte
-	dec  *json.Decoder
+	src   string
+	data  []byte
+	dec   *json.Decoder
+	lines lineIndex
 }
 
 // parseJSON reads one JSON document into a tree.
 func parseJSON(src string, data []byte) (*jnode, error) {
-	r := &jsonReader{src: src, data: data, dec: json.NewDecoder(bytes.NewReader(data))}
+	r := &jsonReader{src: src, data: data, dec: json.NewDecoder(bytes.NewReader(data)), lines: newLineIndex(data)}
 	r.dec.UseNumber()
 	root, err := r.value("$", 0)
 	if err != nil {
 		return nil, err
 	}
+	off := r.skipSpace(r.dec.InputOffset())
 	if _, err := r.dec.Token(); !errors.Is(err, io.EOF) {
-		return nil, r.errorf("$", r.dec.InputOffset(), "more than one JSON value in the document")
+		return nil, r.errorf("$", off, "more than one JSON value in the document")
 	}
 	return root, nil
 }
 
 func (r *jsonReader) errorf(path string, off int64, format string, args ...any) *Error {
-	line, col := lineCol(r.data, off)
+	line, col := r.lines.lineCol(min(off, int64(len(r.data))))
 	return &Error{Pos: Pos{Source: r.src, Path: path, Line: line, Col: col}, Msg: fmt.Sprintf(format, args...)}
 }
 
@@ -186,16 +189,24 @@ func (r *jsonReader) skipSpace(off int64) int64 {
 	return off
 }
 
+// lineIndex finds the line and column of a byte offset: the offsets of
+// the line starts, searched (positions are asked for every entry, so a
+// scan from the start each time would make large documents quadratic).
+type lineIndex []int
+
+func newLineIndex(data []byte) lineIndex {
+	idx := lineIndex{0}
+	for i, b := range data {
+		if b == '\n' {
+			idx = append(idx, i+1)
+		}
+	}
+	return idx
+}
+
 // lineCol converts a byte offset into a 1-based line and column.
-func lineCol(data []byte, off int64) (line, col int) {
-	if off > int64(len(data)) {
-		off = int64(len(data))
-	}
-	if off < 0 {
-		off = 0
-	}
-	head := data[:off]
-	line = bytes.Count(head, []byte{'\n'}) + 1
-	col = int(off) - (bytes.LastIndexByte(head, '\n') + 1) + 1
-	return line, col
+func (idx lineIndex) lineCol(off int64) (line, col int) {
+	o := int(max(off, 0))
+	i := sort.SearchInts(idx, o+1) - 1 // the last line start <= o
+	return i + 1, o - idx[i] + 1
 }
