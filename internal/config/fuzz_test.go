@@ -23,6 +23,9 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte("credentials: {token: {issuer: 'https://i', client_id: c, client_secret_file: /s}}\n" + base))
 	f.Add([]byte(base + "      - {type: htcondor-ce, url: 'condor://[::1]', interval: 1.5d}\n"))
 	f.Add([]byte(base + "---\n"))
+	f.Add([]byte(tmplBase + "  - name: T2_XX_A\n    services: [{type: webdav, url: \"https://a:1\", path: /p$$}, {type: arc-ce, url: \"https://c\"}]\n"))
+	f.Add([]byte("vo: v\nsites_from: {vofeed: f.xml, cric: \"https://c/q?json\", refresh: 1h, max_age: 2d, cache: /var/c, groups: [Tier-2, tier=1], production: any, flavours: [WEBDAV]}\n"))
+	f.Add([]byte("vo: v\ndefaults: {templates: {xrootd: {url: \"roots://$(endpoint)\", federation: \"root://$(host)\", skip: [1a]}}}\nsites: [{name: T1_AB_C, groups: {federation: F}, services: [{type: xrootd, url: \"root://h\"}]}]\n"))
 	lookup := env(map[string]string{"TIMEOUT": "90s", "EMPTY": "", "GP_PROXY": "/tmp/p"})
 	f.Fuzz(func(t *testing.T, data []byte) {
 		c, err := parse("f.yaml", data, lookup)
