@@ -68,7 +68,9 @@ func TestFetchHTTPS(t *testing.T) {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/feed.xml", func(w http.ResponseWriter, r *http.Request) { w.Write(feed) })
 	mux.HandleFunc("/gone", func(w http.ResponseWriter, r *http.Request) { http.NotFound(w, r) })
-	mux.HandleFunc("/plain", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "http://127.0.0.1:1/x", http.StatusFound) })
+	mux.HandleFunc("/plain", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "http://127.0.0.1:1/x", http.StatusFound)
+	})
 	srv := feedServer(t, cert, mux)
 	ctx := context.Background()
 
