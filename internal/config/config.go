@@ -114,9 +114,11 @@ type decoder struct {
 	errs   Errors
 	seen   map[string]bool
 	nodes  int
-	// notes: nodes that are not from this file's text (template copies,
-	// a feed's entries); see templates_apply.go.
-	notes map[*yaml.Node]Origin
+	// Origins of nodes that are not from this file's text
+	// (templates_apply.go): copyOrigin is that of the template copies of
+	// the service being decoded; at those of a feed's entries by position.
+	copyOrigin Origin
+	at         map[Position]Origin
 	// noSites: a file without sites is fine (probe import's base file).
 	noSites bool
 	tmpl    map[string]*Template // defaults.templates, for Config.Templates
@@ -142,7 +144,7 @@ func (d *decoder) errorf(n *yaml.Node, format string, args ...any) {
 	e := &Error{Msg: fmt.Sprintf(format, args...)}
 	if n != nil {
 		e.Line, e.Col = n.Line, n.Column
-		if o, ok := d.notes[n]; ok { // a template's or a feed's value
+		if o, ok := d.origin(n); ok { // a template's or a feed's value
 			e.File = o.File
 			if o.Note != "" {
 				e.Msg += " (" + o.Note + ")"

@@ -2,7 +2,6 @@ package config
 
 import (
 	"fmt"
-	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -111,15 +110,16 @@ func (d *decoder) wordList(f *fields, key string) []string {
 }
 
 // AppendSites decodes sites built from a feed — site mappings whose nodes
-// carry the feed's line and column, with origins (the feed's file and the
-// element or JSON path) for messages — exactly like written sites, with base's defaults and
+// carry the feed's line and column, with the origin of each position (the
+// feed's file and the element or JSON path) for messages — exactly like
+// written sites, with base's defaults and
 // templates. It returns a copy of base with the sites that have no problem
 // appended; a site with a problem is left out and its problems returned,
 // as is a site whose name is written in base (the written one is used).
-func AppendSites(base *Config, sites []*yaml.Node, origins map[*yaml.Node]Origin) (*Config, Errors) {
+func AppendSites(base *Config, sites []*yaml.Node, origins map[Position]Origin) (*Config, Errors) {
 	c := *base
 	c.Sites = slices.Clone(base.Sites)
-	d := &decoder{file: "feed", lookup: func(string) (string, bool) { return "", false }, seen: map[string]bool{}, notes: maps.Clone(origins)}
+	d := &decoder{file: "feed", lookup: func(string) (string, bool) { return "", false }, seen: map[string]bool{}, at: origins}
 	written := map[string]int{}
 	for _, s := range base.Sites {
 		written[s.Name] = s.Line

@@ -65,6 +65,7 @@ type tmplEntry struct {
 	keyNode *yaml.Node
 	val     *tmplValue
 	pos     string // file:line:col of the value
+	from    string // pos (defaults.templates.<type>), for Service.From
 }
 
 // tmplValue is a template value compiled: a scalar's parts, or the
@@ -80,6 +81,9 @@ type tmplPart struct{ lit, ph string }
 
 // Keys lists the keys the template sets, in file order.
 func (t *Template) Keys() []string {
+	if t == nil {
+		return nil
+	}
 	var out []string
 	for _, e := range t.entries {
 		out = append(out, e.key)
@@ -118,15 +122,21 @@ func (tv *tmplValue) render(v Vars) (string, error) {
 	return b.String(), nil
 }
 
-// ExpandPlaceholders fills the $(…) placeholders of s (no environment
-// references: s is not from sites.yaml). $$ is a dollar.
-func ExpandPlaceholders(s string, v Vars) (string, error) {
+// Pattern is a text with $(…) placeholders (and no environment
+// references: it is not from sites.yaml).
+type Pattern struct{ v tmplValue }
+
+// CompilePattern compiles s; $$ is a dollar.
+func CompilePattern(s string) (*Pattern, error) {
 	parts, problems := compileTemplate(s, func(string) (string, bool) { return "", false })
 	if len(problems) > 0 {
-		return "", fmt.Errorf("%s", problems[0])
+		return nil, fmt.Errorf("%s", problems[0])
 	}
-	return (&tmplValue{parts: parts}).render(v)
+	return &Pattern{v: tmplValue{parts: parts}}, nil
 }
+
+// Expand fills the placeholders.
+func (p *Pattern) Expand(v Vars) (string, error) { return p.v.render(v) }
 
 // compileTemplate splits s into literal text and placeholders, expanding
 // ${VAR} references (and $$) in the literal text.
@@ -213,8 +223,9 @@ func (d *decoder) templates(f *fields) {
 				continue
 			}
 			if tv := d.compileValue(ke.val, "templates."+typ+"."+k, 0); tv != nil {
-				t.entries = append(t.entries, tmplEntry{key: k, keyNode: ke.key, val: tv,
-					pos: fmt.Sprintf("%s:%d:%d", d.file, tv.node.Line, tv.node.Column)})
+				pos := fmt.Sprintf("%s:%d:%d", d.file, tv.node.Line, tv.node.Column)
+				t.entries = append(t.entries, tmplEntry{key: k, keyNode: ke.key, val: tv, pos: pos,
+					from: pos + " (defaults.templates." + typ + ")"})
 			}
 		}
 		slices.SortStableFunc(t.entries, func(a, b tmplEntry) int { return a.keyNode.Line - b.keyNode.Line })

@@ -148,10 +148,10 @@ func TestAppendSites(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	origins := map[*yaml.Node]Origin{}
+	origins := map[Position]Origin{}
 	scalar := func(v string, line int, path string) *yaml.Node {
 		n := &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: v, Line: line, Column: 7}
-		origins[n] = Origin{File: "feed.xml", Note: path}
+		origins[Position{line, 7}] = Origin{File: "feed.xml", Note: path}
 		return n
 	}
 	site := func(name, url string, line int) *yaml.Node {
@@ -160,11 +160,9 @@ func TestAppendSites(t *testing.T) {
 			scalar("type", line+1, p+"/service[1]"), scalar("webdav", line+1, p+"/service[1]"),
 			scalar("url", line+1, p+"/service[1]"), scalar(url, line+1, p+"/service[1]"),
 			scalar("path", line+1, p+"/service[1]"), scalar("/store", line+1, p+"/service[1]")}}
-		origins[svc] = Origin{File: "feed.xml", Note: p + "/service[1]"}
 		seq := &yaml.Node{Kind: yaml.SequenceNode, Line: line, Column: 4, Content: []*yaml.Node{svc}}
 		m := &yaml.Node{Kind: yaml.MappingNode, Line: line, Column: 4, Content: []*yaml.Node{
 			scalar("name", line, p), scalar(name, line, p), scalar("services", line, p), seq}}
-		origins[m] = Origin{File: "feed.xml", Note: p}
 		return m
 	}
 	c, errs := AppendSites(base, []*yaml.Node{site("T2_XX_Good", "https://good:443", 10), site("T2_XX_Bad", "ftp://bad", 20),

@@ -97,6 +97,7 @@ type selector struct {
 	urls     map[string]urlSeen // type + url → first
 	skips    map[string]int     // reason → index in sel.Skipped
 	written  map[string]int     // site names in sites.yaml → line
+	patterns map[string]*config.Pattern
 }
 
 type urlSeen struct {
@@ -107,7 +108,7 @@ type urlSeen struct {
 func newSelector(feed *Feed, cric *CRIC, f Filter, base *config.Config) *selector {
 	s := &selector{feed: feed, f: f, base: base, sel: &Selection{}, cricName: map[string]*CRICSite{},
 		index: map[string]int{}, atp: map[string]Pos{}, urls: map[string]urlSeen{}, skips: map[string]int{},
-		written: map[string]int{}}
+		written: map[string]int{}, patterns: map[string]*config.Pattern{}}
 	if feed != nil {
 		s.sel.Sources, s.sel.VO, s.sel.LastUpdate = append(s.sel.Sources, feed.Source), feed.VO, feed.LastUpdate
 	}

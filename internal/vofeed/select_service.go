@@ -77,8 +77,18 @@ func (s *selector) url(site, typ string, svc *Service, path string) (string, err
 			return u, nil
 		}
 	}
-	return config.ExpandPlaceholders(urlPatterns[typ], vars)
+	p, ok := s.patterns[typ]
+	if !ok {
+		var err error
+		if p, err = config.CompilePattern(urlPatterns[typ]); err != nil {
+			return "", err
+		}
+		s.patterns[typ] = p
+	}
+	return p.Expand(vars)
 }
+
+var hostName = strings.NewReplacer(":", "_", "[", "", "]", "")
 
 // name gives the services of a site that share a type a name each,
 // <prefix>.<kind>.<host>[_<port>]: stable whatever the feed's order.
@@ -98,7 +108,7 @@ func (s *selector) name(e *SiteEntry) {
 		}
 		host := sv.Host
 		if u, err := url.Parse(sv.URL); err == nil && u.Host != "" {
-			host = strings.NewReplacer(":", "_", "[", "", "]", "").Replace(u.Host)
+			host = hostName.Replace(u.Host)
 		}
 		sv.Name = config.DefaultServiceName(prefix, sv.Type) + "." + host
 	}

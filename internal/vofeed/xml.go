@@ -41,7 +41,7 @@ func ParseXML(source string, r io.Reader) (*Feed, []Problem, error) {
 type xmlFrame struct {
 	name, path string
 	line, col  int
-	counts     map[string]int
+	counts     []nameCount // children so far, by element name (few names: a slice)
 	children   int
 	text       *strings.Builder // collected for <vo> and <last_update>
 }
@@ -104,6 +104,24 @@ func (p *xmlParser) readError(err error) error {
 	return p.errorf(line, col, "reading XML: %v", err)
 }
 
+type nameCount struct {
+	name string
+	n    int
+}
+
+// child counts one more child element called name and returns its index.
+func (f *xmlFrame) child(name string) int {
+	f.children++
+	for i := range f.counts {
+		if f.counts[i].name == name {
+			f.counts[i].n++
+			return f.counts[i].n
+		}
+	}
+	f.counts = append(f.counts, nameCount{name, 1})
+	return 1
+}
+
 func (p *xmlParser) errorf(line, col int, format string, args ...any) error {
 	return &Error{Pos: Pos{Source: p.src, Path: p.path(), Line: line, Col: col}, Msg: fmt.Sprintf(format, args...)}
 }
@@ -122,7 +140,7 @@ func (p *xmlParser) problem(pos Pos, format string, args ...any) {
 func (p *xmlParser) start(t xml.StartElement, line, col int) error {
 	name := t.Name.Local
 	depth := len(p.stack)
-	f := &xmlFrame{name: name, line: line, col: col, counts: map[string]int{}}
+	f := &xmlFrame{name: name, line: line, col: col}
 	switch {
 	case depth == 0 && p.done:
 		return p.errorf(line, col, "<%s> after </root>: one feed per document", name)
@@ -134,9 +152,7 @@ func (p *xmlParser) start(t xml.StartElement, line, col int) error {
 		return p.errorf(line, col, "elements nested more than %d deep", maxDepth)
 	default:
 		parent := p.stack[depth-1]
-		parent.counts[name]++
-		parent.children++
-		f.path = parent.path + "/" + name + "[" + strconv.Itoa(parent.counts[name]) + "]"
+		f.path = parent.path + "/" + name + "[" + strconv.Itoa(parent.child(name)) + "]"
 	}
 	p.stack = append(p.stack, f)
 	pos := Pos{Source: p.src, Path: f.path, Line: line, Col: col}

@@ -106,8 +106,8 @@ func oneLine(s string) string {
 // config.AppendSites: every node carries the line and column of the feed
 // entry it comes from, and its origin names the source and the element or
 // JSON path, so a problem found while decoding points into the feed.
-func (sel *Selection) Nodes() ([]*yaml.Node, map[*yaml.Node]config.Origin) {
-	nb := &nodeBuilder{origins: map[*yaml.Node]config.Origin{}}
+func (sel *Selection) Nodes() ([]*yaml.Node, map[config.Position]config.Origin) {
+	nb := &nodeBuilder{origins: map[config.Position]config.Origin{}, keys: map[string]*yaml.Node{}}
 	var out []*yaml.Node
 	for _, e := range sel.Sites {
 		m := nb.mapping(e.Where)
@@ -119,10 +119,9 @@ func (sel *Selection) Nodes() ([]*yaml.Node, map[*yaml.Node]config.Origin) {
 					nb.add(g, e.Where, kv[0], kv[1])
 				}
 			}
-			m.Content = append(m.Content, nb.scalar(e.Where, "groups"), g)
+			m.Content = append(m.Content, nb.key("groups"), g)
 		}
 		seq := &yaml.Node{Kind: yaml.SequenceNode, Tag: "!!seq", Line: e.Where.Line, Column: e.Where.Col}
-		nb.origins[seq] = origin(e.Where)
 		for _, sv := range e.Services {
 			sm := nb.mapping(sv.Where)
 			for _, kv := range [][2]string{{"type", sv.Type}, {"url", sv.URL}, {"name", sv.Name}, {"path", sv.Path}, {"queue", sv.Queue}} {
@@ -132,28 +131,39 @@ func (sel *Selection) Nodes() ([]*yaml.Node, map[*yaml.Node]config.Origin) {
 			}
 			seq.Content = append(seq.Content, sm)
 		}
-		m.Content = append(m.Content, nb.scalar(e.Where, "services"), seq)
+		m.Content = append(m.Content, nb.key("services"), seq)
 		out = append(out, m)
 	}
 	return out, nb.origins
 }
 
-type nodeBuilder struct{ origins map[*yaml.Node]config.Origin }
-
-func origin(p Pos) config.Origin { return config.Origin{File: p.Source, Note: p.Path} }
-
-func (nb *nodeBuilder) mapping(p Pos) *yaml.Node {
-	n := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map", Line: p.Line, Column: p.Col}
-	nb.origins[n] = origin(p)
-	return n
+// nodeBuilder makes the nodes: every node of an entry has the entry's
+// position, whose origin is recorded once; keys are shared (no position:
+// config takes their value's).
+type nodeBuilder struct {
+	origins map[config.Position]config.Origin
+	keys    map[string]*yaml.Node
 }
 
-func (nb *nodeBuilder) scalar(p Pos, v string) *yaml.Node {
-	n := &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: dollarQuote.Replace(v), Line: p.Line, Column: p.Col}
-	nb.origins[n] = origin(p)
+func (nb *nodeBuilder) at(p Pos) {
+	nb.origins[config.Position{Line: p.Line, Col: p.Col}] = config.Origin{File: p.Source, Note: p.Path}
+}
+
+func (nb *nodeBuilder) mapping(p Pos) *yaml.Node {
+	nb.at(p)
+	return &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map", Line: p.Line, Column: p.Col}
+}
+
+func (nb *nodeBuilder) key(k string) *yaml.Node {
+	n := nb.keys[k]
+	if n == nil {
+		n = &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: k}
+		nb.keys[k] = n
+	}
 	return n
 }
 
 func (nb *nodeBuilder) add(m *yaml.Node, p Pos, key, val string) {
-	m.Content = append(m.Content, nb.scalar(p, key), nb.scalar(p, val))
+	v := &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: dollarQuote.Replace(val), Line: p.Line, Column: p.Col}
+	m.Content = append(m.Content, nb.key(key), v)
 }
