@@ -37,9 +37,9 @@ defaults:
 // round's plan take for one feed, one after another in one process.
 type FeedResult struct {
 	ImportNS, ValidateNS, PlanNS, WallNS int64
-	Sites, Services, Checks             int
-	VmHWMkB                             int64  `json:"vmhwm_kb"`
-	Error                               string `json:"error,omitempty"`
+	Sites, Services, Checks              int
+	VmHWMkB                              int64  `json:"vmhwm_kb"`
+	Error                                string `json:"error,omitempty"`
 }
 
 // ImportValidatePlan imports the feed at path with FeedBase (read, parse,
