@@ -21,6 +21,9 @@ import (
 // about 1 MB).
 const MaxSourceSize = 64 << 20
 
+// maxSize is MaxSourceSize (tests lower it).
+var maxSize int64 = MaxSourceSize
+
 // FetchTimeout bounds one fetch when the caller's context has no deadline.
 const FetchTimeout = 60 * time.Second
 
@@ -79,12 +82,12 @@ func readFile(path string) ([]byte, error) {
 }
 
 func readLimited(r io.Reader, name string) ([]byte, error) {
-	data, err := io.ReadAll(io.LimitReader(r, MaxSourceSize+1))
+	data, err := io.ReadAll(io.LimitReader(r, maxSize+1))
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", name, err)
 	}
-	if len(data) > MaxSourceSize {
-		return nil, fmt.Errorf("%s: larger than %d MiB", name, MaxSourceSize>>20)
+	if int64(len(data)) > maxSize {
+		return nil, fmt.Errorf("%s: larger than the limit of %d bytes", name, maxSize)
 	}
 	return data, nil
 }

@@ -98,11 +98,13 @@ func TestFetchFileAndLimits(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := f.Truncate(MaxSourceSize + 1); err != nil {
+	defer func(m int64) { maxSize = m }(maxSize)
+	maxSize = 4096
+	if err := f.Truncate(maxSize + 1); err != nil {
 		t.Fatal(err)
 	}
 	f.Close()
-	if _, err := Fetch(context.Background(), "big.xml", dir, ""); err == nil || !strings.Contains(err.Error(), "larger than 64 MiB") {
+	if _, err := Fetch(context.Background(), "big.xml", dir, ""); err == nil || !strings.Contains(err.Error(), "larger than the limit of 4096 bytes") {
 		t.Errorf("big file: %v", err)
 	}
 	if _, err := Fetch(context.Background(), "nope.xml", dir, ""); err == nil || !strings.Contains(err.Error(), "nope.xml") {
