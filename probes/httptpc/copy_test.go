@@ -221,20 +221,30 @@ func TestCopyFaults(t *testing.T) {
 				io.WriteString(w, "Perf Marker\nStripe Bytes Transferred: lots\nEnd\nsuccess: Created")
 			}},
 		{name: "not a marker stream", kind: KindProtocol, status: 200, want: "outside a performance marker",
-			h: func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "<html>welcome "+activeSecret+"</html>\n") }},
+			h: func(w http.ResponseWriter, r *http.Request) {
+				io.WriteString(w, "<html>welcome "+activeSecret+"</html>\n")
+			}},
 		{name: "endless line", kind: KindProtocol, status: 201, markers: 1, want: "line longer than",
-			h: func(w http.ResponseWriter, r *http.Request) { started(w, 0); io.WriteString(w, strings.Repeat("x", 5000)) }},
+			h: func(w http.ResponseWriter, r *http.Request) {
+				started(w, 0)
+				io.WriteString(w, strings.Repeat("x", 5000))
+			}},
 		{name: "passive side refuses", kind: KindDenied, side: SidePassive, status: 201, remote: 403, markers: 1, want: "remote status 403",
 			h: func(w http.ResponseWriter, r *http.Request) {
 				started(w, 0)
 				io.WriteString(w, `failure: Remote side failed with status code 403; error message: "token `+passiveSecret+` refused"`)
 			}},
 		{name: "aborted", kind: KindAborted, side: SideActive, status: 201, markers: 1, want: "shutting down",
-			h: func(w http.ResponseWriter, r *http.Request) { started(w, 0); io.WriteString(w, "aborted: shutting down\n") }},
+			h: func(w http.ResponseWriter, r *http.Request) {
+				started(w, 0)
+				io.WriteString(w, "aborted: shutting down\n")
+			}},
 		{name: "active side refuses", kind: KindDenied, side: SideActive, status: 401, want: "HTTP 401",
 			h: func(w http.ResponseWriter, r *http.Request) { http.Error(w, "Unknown", http.StatusUnauthorized) }},
 		{name: "destination exists", kind: KindExists, side: SideActive, status: 412,
-			h: func(w http.ResponseWriter, r *http.Request) { http.Error(w, "File exists", http.StatusPreconditionFailed) }},
+			h: func(w http.ResponseWriter, r *http.Request) {
+				http.Error(w, "File exists", http.StatusPreconditionFailed)
+			}},
 		{name: "no HTTP-TPC", kind: KindUnsupported, side: SideActive, status: 405,
 			h: func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusMethodNotAllowed) }},
 	}
