@@ -382,3 +382,36 @@ func TestRequestMacaroon(t *testing.T) {
 		t.Errorf("denied: %v", err)
 	}
 }
+
+func TestReproLines(t *testing.T) {
+	r := Repro{Mode: Pull, Source: "https://partner:18543/vo/ref.dat", Destination: "https://site:18443/vo/gp/x.dat", Overwrite: OverwriteNo,
+		SourceScopes: "storage.read:/ref.dat", DestinationScopes: "storage.create:/gp", SourceAudience: "https://partner:18543",
+		DestinationAudience: "https://site:18443", Timeout: 30 * time.Second}
+	got := strings.Join(r.Lines(), "\n")
+	for _, want := range []string{
+		`# needs in $DST_TOKEN_FILE a token with scope "storage.create:/gp" and audience https://site:18443 (destination, active)`,
+		`"Authorization: Bearer $(cat "$DST_TOKEN_FILE")"`,
+		`"TransferHeaderAuthorization: Bearer $(cat "$SRC_TOKEN_FILE")"`,
+		`-H 'Credential: none' -H 'Source: https://partner:18543/vo/ref.dat' -H 'Overwrite: F' --max-time 30 -L -X COPY -o gridprobe-tpc.txt -w '%{http_code}' https://site:18443/vo/gp/x.dat`,
+		`tail -n 1 gridprobe-tpc.txt | grep -qi '^success:'`,
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("reproduce lines lack %s:\n%s", want, got)
+		}
+	}
+	r = Repro{Mode: Push, Source: "https://site:18443/vo/ref.dat", Destination: "https://partner:18543/vo/gp/x.dat", Proxy: true}
+	got = strings.Join(r.Lines(), "\n")
+	for _, want := range []string{
+		`--cert "$X509_USER_PROXY" --key "$X509_USER_PROXY" -X POST -H 'Content-Type: application/macaroon-request' -d '{"caveats":["activity:UPLOAD"],"validity":"PT600S"}' https://partner:18543/vo/gp/x.dat`,
+		`"TransferHeaderAuthorization: Bearer $(cat gridprobe-tpc-macaroon.txt)"`,
+		`-H 'Destination: https://partner:18543/vo/gp/x.dat'`,
+		`-X COPY -o gridprobe-tpc.txt -w '%{http_code}' https://site:18443/vo/ref.dat`,
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("proxy push lines lack %s:\n%s", want, got)
+		}
+	}
+	if strings.Contains(got, "Authorization: Bearer $(cat \"$") {
+		t.Errorf("proxy lines read a token file:\n%s", got)
+	}
+}
