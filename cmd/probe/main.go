@@ -30,6 +30,7 @@ commands:
   list      print the check catalogue and the configured sites and services
   cleanup   list (and with --older-than remove) scratch dirs left by crashed runs
   serve     run scheduled rounds; serve /metrics, /probe and the status page
+  report    availability and reliability (--ar) over a time window, from Prometheus
   version   print the version
 
 run 'probe <command> -h' for the flags of a command.
@@ -60,6 +61,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		ctx, stop := interruptContext(stderr)
 		defer stop()
 		return cmdServe(ctx, rest, stdout, stderr)
+	case "report":
+		ctx, stop := interruptContext(stderr)
+		defer stop()
+		return cmdReport(ctx, rest, stdout, stderr)
 	case "cleanup":
 		ctx, stop := interruptContext(stderr)
 		defer stop()
