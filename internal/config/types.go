@@ -58,6 +58,9 @@ type Defaults struct {
 	// Summary holds the summary policies per VO and service type
 	// (policy.go); Config.Summary gives a service's effective one.
 	Summary []SummaryRule `yaml:"summary,omitempty"`
+	// ProfileVersion is defaults.profile_version by VO ("*": every VO not
+	// named); profile.go.
+	ProfileVersion map[string]string `yaml:"profile_version,omitempty"`
 }
 
 // Credentials says where the probe's credentials come from.
@@ -147,6 +150,11 @@ type Service struct {
 	WriteDir    string  `yaml:"write_dir,omitempty"`    // scratch parent; each run uses <write_dir>/<run id>/; never / or the VO base
 	ForeignFile string  `yaml:"foreign_file,omitempty"` // a file of another VO (contain/access); outside ScopeBase
 	Federation  string  `yaml:"federation,omitempty"`   // XRootD redirector URL root:// or roots:// (9federation; xrootd only)
+
+	// ProfileVersion is the WLCG Common JWT Profile version the service is
+	// expected to satisfy (profile.go): as written, else defaults', else
+	// DefaultProfileVersion.
+	ProfileVersion string `yaml:"profile_version"`
 
 	// Compute (arc-ce, htcondor-ce only).
 	Queue string `yaml:"queue,omitempty"`

@@ -259,6 +259,7 @@ func (r *Runner) runCheck(roundCtx, siteCtx context.Context, site *Site, svc *Se
 	}
 	res.Duration = r.now().Sub(start)
 	res.State, res.Detail, res.Reproduce, res.Perf = o.State, o.Detail, o.Reproduce, o.Perf
+	res.Rules, res.Profile, res.Diagnosis = o.Rules, o.Profile, o.Diagnosis
 	if res.Detail == "" {
 		res.Detail = "no detail"
 	}

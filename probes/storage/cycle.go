@@ -32,6 +32,8 @@ type step struct {
 	st  Store
 	who string
 	tok *cred.Token
+	// scopes the token was asked for (nil for a proxy), for a diagnosis.
+	scopes []Scope
 }
 
 // cycle are the credentials of each step of a write or directory cycle.
