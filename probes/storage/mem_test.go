@@ -277,7 +277,11 @@ func modelOp(op OpKind, exists bool) wlcgtest.Op {
 // broken rules violated) for tokens; proxies may do everything except a
 // foreign or VOMS-less one reading /testvo, and the VO's reading /othervo.
 func wlcg(aud string, broken ...string) func(op OpKind, p string, w who, exists bool) error {
-	pol := policy(aud, broken...)
+	return wlcgPolicy(policy(aud, broken...))
+}
+
+// wlcgPolicy is wlcg with the model's policy given.
+func wlcgPolicy(pol wlcgtest.Policy) func(op OpKind, p string, w who, exists bool) error {
 	return func(op OpKind, p string, w who, exists bool) error {
 		if !w.token {
 			if w.role != Own && strings.HasPrefix(p, "/testvo") {

@@ -69,7 +69,7 @@ func (b *Book) specStore(ctx context.Context, s tokenSpec) (st Store, tok *cred.
 	tok, err = b.specToken(ctx, s)
 	if err != nil {
 		if s.want != nil || len(s.raw) > 0 {
-			return nil, nil, fmt.Sprintf("the token source would not issue it: %s", b.errText(err)), nil
+			return nil, nil, "the token source would not issue it: " + b.shorten(errIssuer(err)), nil
 		}
 		return nil, nil, "", err
 	}

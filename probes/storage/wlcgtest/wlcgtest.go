@@ -51,6 +51,11 @@ type Policy struct {
 	// may do everything in.
 	GroupArea map[string]string
 	Break     map[string]bool
+	// Issuer, when set, is the only issuer trusted (else any).
+	Issuer string
+	// DeleteNeedsRead: deleting needs storage.read too (XrdHttp 5.5
+	// stats before a DELETE).
+	DeleteNeedsRead bool
 }
 
 // Decide is 0 to allow the request, else the HTTP status of the refusal:
@@ -70,11 +75,21 @@ func (p Policy) Decide(r Request) int {
 		}
 	}
 	for _, sc := range caps {
-		if p.allows(sc, r) {
+		if p.allows(sc, r) && (r.Op != Delete || !p.DeleteNeedsRead || p.covers(caps, Request{Op: Read, Path: r.Path, Claims: c})) {
 			return 0
 		}
 	}
 	return 403
+}
+
+// covers: one of caps allows r.
+func (p Policy) covers(caps []string, r Request) bool {
+	for _, sc := range caps {
+		if p.allows(sc, r) {
+			return true
+		}
+	}
+	return false
 }
 
 func storageScopes(scopes []string) []string {
@@ -110,7 +125,9 @@ func (p Policy) invalid(c cred.Claims) bool {
 			return true
 		}
 	}
-	return !audOK || !verOK
+	untrusted := p.Issuer != "" && c.Issuer != p.Issuer
+	notYet := !c.NotBefore.IsZero() && c.NotBefore.After(time.Now())
+	return !audOK || !verOK || untrusted || notYet
 }
 
 func (p Policy) groupAllows(r Request) bool {
@@ -231,7 +248,12 @@ type Issuer struct {
 	// Ignore: version and group requests are ignored (as many real
 	// issuers do).
 	Ignore bool
-	n      atomic.Int64
+	// Version is wlcg.ver when none is requested (default 1.0).
+	Version string
+	// Ahead moves iat and nbf into the future (an issuer whose clock runs
+	// ahead).
+	Ahead time.Duration
+	n     atomic.Int64
 }
 
 // Describe implements cred.Source.
@@ -240,6 +262,9 @@ func (i *Issuer) Describe() string { return "the wlcgtest issuer" }
 // Token implements cred.Source.
 func (i *Issuer) Token(_ context.Context, req cred.TokenRequest) (*cred.Token, error) {
 	ver, groups := "1.0", []string{}
+	if i.Version != "" {
+		ver = i.Version
+	}
 	var scopes []string
 	for _, s := range req.Scopes {
 		v, isVer := strings.CutPrefix(s, "wlcg:")
@@ -254,7 +279,7 @@ func (i *Issuer) Token(_ context.Context, req cred.TokenRequest) (*cred.Token, e
 			scopes = append(scopes, s)
 		}
 	}
-	now := time.Now()
+	now := time.Now().Add(i.Ahead)
 	claims := map[string]any{"iss": "https://issuer.example", "sub": "gridprobe", "wlcg.ver": ver,
 		"scope": strings.Join(scopes, " "), "iat": now.Unix(), "nbf": now.Unix() - 60, "exp": now.Add(20 * time.Minute).Unix(),
 		"jti": fmt.Sprintf("jti-%d", i.n.Add(1))}
