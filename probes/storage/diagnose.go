@@ -139,8 +139,8 @@ func (b *Book) issuerAtAll(ctx context.Context, c diagCase, d *diagnosis) {
 		d.rec.Steps[len(d.rec.Steps)-1].Answer += ": the SE accepts this issuer's tokens, so the refusal is its rule for this request"
 		return
 	}
-	d.rec.Cause = fmt.Sprintf("the SE accepted none of %d tokens of %s (other audiences, scope paths, a fresh token, even storage.read:/ with aud any for a stat of %s): it does not trust the issuer, cannot fetch its keys, or maps it to no area",
-		tried+1, iss, b.voArea)
+	d.rec.Cause = fmt.Sprintf("the SE accepted none of %d tokens of %s (any audience, scope path, a fresh one): it does not trust the issuer, cannot fetch its keys, or maps it to no area",
+		tried+1, iss)
 	d.rec.Party = "site"
 }
 

@@ -385,7 +385,7 @@ func TestReadFindings(t *testing.T) {
 			assertResult(t, res[storage.IDCrtRead], c.state, c.substr)
 			if c.name == "refused" {
 				// A token refused whatever it is: the diagnosis says so first.
-				assertResult(t, res[storage.IDTknRead], c.state, "site: the SE accepted none of 13 tokens", c.substr[:13])
+				assertResult(t, res[storage.IDTknRead], c.state, "site: the SE accepted none of 13 tokens", "; read /testvo/ref with the token storage.read:/ref failed: 403 Forbidden")
 				return
 			}
 			assertResult(t, res[storage.IDTknRead], c.state, c.substr)
