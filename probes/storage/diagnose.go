@@ -139,7 +139,7 @@ func (b *Book) issuerAtAll(ctx context.Context, c diagCase, d *diagnosis) {
 		d.rec.Steps[len(d.rec.Steps)-1].Answer += ": the SE accepts this issuer's tokens, so the refusal is its rule for this request"
 		return
 	}
-	d.rec.Cause = fmt.Sprintf("the SE accepted none of %d tokens of %s (any audience, scope path, a fresh one): it does not trust the issuer, cannot fetch its keys, or maps it to no area",
+	d.rec.Cause = fmt.Sprintf("the SE accepted none of %d tokens of %s (any audience, path, age): untrusted issuer, keys not fetched, or no area mapped",
 		tried+1, iss)
 	d.rec.Party = "site"
 }

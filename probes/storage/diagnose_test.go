@@ -34,7 +34,7 @@ func TestDiagnosis(t *testing.T) {
 			words: []string{"accepted with the absolute path storage.create:/testvo/gridprobe/", "the SE's base path for this issuer is not scope_base /testvo"}},
 		{name: "untrusted issuer", pol: func(p *wlcgtest.Policy) { p.Issuer = "https://other-issuer.example" },
 			check: IDTknRead, state: engine.Critical, party: "site",
-			words: []string{"site: the SE accepted none of", "tokens of https://issuer.example", "it does not trust the issuer"}},
+			words: []string{"site: the SE accepted none of", "tokens of https://issuer.example", "untrusted issuer, keys not fetched, or no area mapped"}},
 		{name: "issuer clock ahead", tokens: &wlcgtest.Issuer{Ahead: 5 * time.Minute},
 			check: IDTknRead, state: engine.Unknown, party: "central",
 			words: []string{"central: the token is not valid yet: its nbf is ", "ahead of this host's clock", "the issuer's clock runs ahead"}},
