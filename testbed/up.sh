@@ -237,6 +237,8 @@ if [ ! -s "$TB/issuer/client-secret" ]; then
 	(umask 077; openssl rand -hex 24 >"$TB/issuer/client-secret")
 fi
 chmod 0600 "$TB/issuer/client-secret"
+# wlcg.groups:/testvo: the group 16tkn-access asks for (capabilities over groups); "storage.read" without a path:
+# the invalid token 16tkn-access must see refused (WLCG profile: a storage scope without a path invalidates the token).
 cat >"$TB/issuer/clients.json" <<EOF
 {"clients": [{
   "id": "gridprobe",
@@ -244,7 +246,8 @@ cat >"$TB/issuer/clients.json" <<EOF
   "sub": "gridprobe",
   "scopes": ["storage.read:/", "storage.create:/", "storage.modify:/", "storage.stage:/",
              "compute.read", "compute.create", "compute.modify", "compute.cancel",
-             "wlcg", "openid", "offline_access"]
+             "wlcg", "openid", "offline_access", "wlcg.groups:/testvo",
+             "storage.read"]
 }]}
 EOF
 ISSUER_BIN="$TB/bin/gridprobe-issuer"
@@ -305,8 +308,11 @@ put_cfg "$TB/etc/authdb" <<'EOF'
 # SciTokens plugin does not authorize falls through to this file with sub as user name,
 # and must get nothing here. A proxy without VOMS matches nothing.
 # More specific paths first: the first matching path prefix wins.
+# The group /testvo (a token's wlcg.groups, a VOMS FQAN's group) may do everything in /testvo/gridprobe:
+# 16tkn-access shows with it that a token's storage scopes take precedence over its groups (WLCG profile v1.1).
 o testvo /testvo/readonly rl /testvo a
 o othervo /othervo a
+g /testvo /testvo/gridprobe a
 EOF
 
 put_cfg "$TB/etc/scitokens.cfg" <<EOF

@@ -148,7 +148,11 @@ func (is *Issuer) token(w http.ResponseWriter, r *http.Request) {
 		is.fail(w, r, http.StatusBadRequest, "unsupported_grant_type", fmt.Sprintf("grant_type %q not supported", gt))
 		return
 	}
-	scopes, err := limitScopes(form.Get("scope"), c.Scopes)
+	req, err := splitRequest(form.Get("scope"), c.Scopes)
+	var scopes []string
+	if err == nil && !req.onlyClaims {
+		scopes, err = limitScopes(req.scopes, c.Scopes)
+	}
 	if err != nil {
 		is.fail(w, r, http.StatusBadRequest, "invalid_scope", err.Error())
 		return
@@ -167,10 +171,10 @@ func (is *Issuer) token(w http.ResponseWriter, r *http.Request) {
 		is.fail(w, r, http.StatusInternalServerError, "server_error", "no signing key for "+is.Alg)
 		return
 	}
-	tok, jti, exp, err := Sign(TokenSpec{
-		Issuer: is.URL, Subject: c.Sub, Audience: aud, Scope: scopes,
-		Now: is.Now(), Lifetime: is.Lifetime, WLCGVer: "1.0",
-	}, k)
+	spec := TokenSpec{Issuer: is.URL, Subject: c.Sub, Audience: aud, Scope: scopes,
+		Now: is.Now(), Lifetime: is.Lifetime, WLCGVer: "1.0"}
+	req.apply(&spec)
+	tok, jti, exp, err := Sign(spec, k)
 	if err != nil {
 		is.fail(w, r, http.StatusInternalServerError, "server_error", err.Error())
 		return
