@@ -7,6 +7,7 @@
 #     with its cmsd (server role) subscribed to
 #   * the federation redirector      root://localhost:11095 (xrootd manager) + cmsd manager on 11213
 #   * the TPC partner SE             root(s)://localhost:11194 + https://localhost:18543 (testbed/partner/up.sh)
+#   * a misconfigured SE             root(s)://localhost:11294 + https://localhost:18643 (testbed/misconf/up.sh)
 #   then testbed/ce/up.sh (ARC-CE, HTCondor-CE) and testbed/broker/up.sh (RabbitMQ STOMP stomp(s)://localhost:61613/61614)
 # State (CA, credentials, data, logs, PID files) lives in ${GRIDPROBE_TESTBED:-/tmp/gridprobe-testbed}.
 # Credentials are generated once and reused; regenerated only when missing or expiring within a day.
@@ -442,6 +443,7 @@ done
 if [ "$all_up" = 1 ] && [ "$CHANGED" = 0 ]; then
 	say "already up ($TB); checked in $(elapsed)"
 	"$HERE/partner/up.sh" 9>&-   # the TPC partner SE; idempotent
+	"$HERE/misconf/up.sh" 9>&-   # the SE misconfigured on purpose (refusal diagnosis); idempotent
 	"$HERE/ce/up.sh" 9>&-   # the compute elements (ARC A-REX, HTCondor-CE); idempotent; 9>&-: its daemons must not hold our lock
 	"$HERE/broker/up.sh" 9>&-   # the STOMP broker (RabbitMQ); idempotent
 	exit 0
@@ -537,6 +539,8 @@ say "state in $TB; client environment: eval \"\$($HERE/env)\""
 
 # The third-party-copy partner SE (its own host cert from the CA above, the same issuer).
 "$HERE/partner/up.sh" 9>&-
+# The SE misconfigured on purpose (audience list, base path), for the token checks' refusal diagnosis.
+"$HERE/misconf/up.sh" 9>&-
 
 # The compute elements (ARC A-REX, HTCondor-CE from a trixie chroot) need the CA and the issuer above.
 "$HERE/ce/up.sh" 9>&-   # its daemons must not inherit the up.sh lock

@@ -220,11 +220,16 @@ func (b *Book) endpointAudience() string {
 func (b *Book) audienceForms(used string) []string {
 	u := b.t.Service.URL
 	host, port := u.Hostname(), u.Port()
-	schemes := []string{u.Scheme}
-	for _, s := range []string{"https", "davs", "roots", "root"} {
-		if s != u.Scheme {
-			schemes = append(schemes, s)
-		}
+	// The endpoint's own scheme, its sibling, then the other protocol's.
+	schemes := []string{"https", "davs", "roots", "root"}
+	if strings.HasPrefix(u.Scheme, "root") {
+		schemes = []string{"roots", "root", "https", "davs"}
+	}
+	if u.Scheme == "root" {
+		schemes[0], schemes[1] = "root", "roots"
+	}
+	if !slices.Contains(schemes, u.Scheme) {
+		schemes = append([]string{u.Scheme}, schemes...)
 	}
 	out := []string{b.aud}
 	for _, s := range schemes {
@@ -303,11 +308,11 @@ func (b *Book) reproPair(c diagCase, d *diagnosis) []string {
 	forWrite := c.op.Kind == OpPut || c.op.Kind == OpMkdir
 	refused := c.op
 	refused.Refused, refused.LoginRefusal, refused.Local = true, true, reproLocal(c.op.Kind, "gridprobe-diagnosis.dat")
-	lines := []string{
-		comment("diagnosis: %s", d.rec.Cause),
-		b.needTokenText(c.aud, forWrite, b.ScopeString(c.scopes...)),
-		b.line(asToken, refused),
+	lines := []string{comment("diagnosis: %s", d.rec.Cause)}
+	if c.op.Kind == OpPut {
+		lines = append(lines, payloadLine(refused.Local, 1024))
 	}
+	lines = append(lines, b.needTokenText(c.aud, forWrite, b.ScopeString(c.scopes...)), b.line(asToken, refused))
 	if d.accepted == nil {
 		return lines
 	}
