@@ -213,3 +213,32 @@ func TestCatalogueOrder(t *testing.T) {
 		t.Errorf("catalogue %s", got)
 	}
 }
+
+// TestGroupsOnlyBesideScopes: a server that honours a token's groups only
+// beside a storage scope (as XrdAccSciTokens does) and then adds their
+// rights breaks capabilities-over-groups, though the group alone may not
+// write; one that ignores them beside scopes keeps it.
+func TestGroupsOnlyBesideScopes(t *testing.T) {
+	for _, broken := range []bool{true, false} {
+		fs := newMemFS()
+		b := testBook(t, fs, narrowTokens())
+		pol := policy(b.Audience())
+		pol.GroupsWithScopesOnly = true
+		pol.Break["capabilities-over-groups"] = broken
+		fs.deny = wlcgPolicy(pol)
+		res := run(t, b, IDTknAccess)[IDTknAccess]
+		for _, r := range res.Rules {
+			if r.ID != "capabilities-over-groups" {
+				continue
+			}
+			wantV, words := engine.VerdictPass, "refused; the group alone may not write here either (403 Forbidden)"
+			if broken {
+				wantV, words = engine.VerdictFail, "wrote it: the group's right was used though the token has storage scopes; the group alone may not write here either"
+			}
+			if r.Verdict != wantV || !strings.Contains(r.Detail, words) || !r.Informational {
+				t.Errorf("broken=%v: %+v", broken, r)
+			}
+		}
+		assertClean(t, b, fs)
+	}
+}

@@ -69,6 +69,7 @@ type Cell struct {
 	Row     Row
 	State   engine.State
 	Detail  string
+	Rules   []engine.RuleResult // the rules the check tested (rules.go)
 }
 
 // Matrix holds the cells of one run in row and column order.
@@ -100,7 +101,7 @@ func New(releases []Release, results []engine.Result) *Matrix {
 			seen[row] = true
 			rows = append(rows, row)
 		}
-		m.cells[rel][row] = Cell{Release: rel, Row: row, State: res.State, Detail: res.Detail}
+		m.cells[rel][row] = Cell{Release: rel, Row: row, State: res.State, Detail: res.Detail, Rules: res.Rules}
 	}
 	// Stable: protocol order, then first-seen order (catalogue order) within a protocol.
 	order := map[string]int{"webdav": 0, "xrootd": 1, "arc-ce": 2, "htcondor-ce": 3}
@@ -213,6 +214,12 @@ type Annotation struct {
 	Detail string `yaml:"detail"`
 	// State, when set, is the state the cell must have (e.g. CRITICAL).
 	State string `yaml:"state"`
+	// ProfileRule, when set, makes the annotation explain that rule's
+	// verdict in the check's rules (rules.go), not the cell; Verdict, when
+	// set, is the verdict it must have (fail, warn, inconclusive). Detail
+	// then matches the rule's detail.
+	ProfileRule string `yaml:"profile_rule"`
+	Verdict     string `yaml:"verdict"`
 
 	Wrong      string `yaml:"wrong"`      // what the server does wrong
 	Rule       string `yaml:"rule"`       // the WLCG rule it breaks ("none" for a testbed/probe matter)
@@ -224,6 +231,9 @@ type Annotation struct {
 
 // Matches reports whether the annotation explains the cell.
 func (a *Annotation) Matches(c Cell) bool {
+	if a.ProfileRule != "" {
+		return false
+	}
 	if len(a.Releases) > 0 && !slices.Contains(a.Releases, c.Release) {
 		return false
 	}
@@ -308,6 +318,9 @@ func ParseFile(data []byte) (*File, error) {
 				return nil, fmt.Errorf("annotation %s: %w", a.ID, err)
 			}
 		}
+		if a.Verdict != "" && !slices.Contains([]string{engine.VerdictFail, engine.VerdictWarn, engine.VerdictInconclusive}, a.Verdict) {
+			return nil, fmt.Errorf("annotation %s: verdict %q: want fail, warn or inconclusive", a.ID, a.Verdict)
+		}
 		if a.Detail != "" {
 			re, err := regexp.Compile(a.Detail)
 			if err != nil {
@@ -382,14 +395,32 @@ func Explain(m *Matrix, anns []*Annotation) (issues []Issue, stale []string) {
 				}
 			}
 		}
+		if is.Annotation == nil && is.Derived == "" && rulesExplain(c, anns) {
+			is.Derived = "the rules it found broken (rule issues)"
+		}
 		issues = append(issues, is)
 	}
 	for _, a := range anns {
-		if !used[a.ID] {
+		if !used[a.ID] && !a.matchesAnyRule(m) {
 			stale = append(stale, a.ID)
 		}
 	}
 	return issues, stale
+}
+
+// matchesAnyRule: a rule annotation that explains a verdict of m.
+func (a *Annotation) matchesAnyRule(m *Matrix) bool {
+	if a.ProfileRule == "" {
+		return false
+	}
+	for _, row := range m.RuleRows() {
+		for _, r := range m.Releases {
+			if c, ok := m.RuleCell(r.Name, row); ok && notHeld(c.Verdict) && a.MatchesRule(c) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // ExplainAll explains the cells of several matrices (one per product) with

@@ -56,6 +56,9 @@ type Policy struct {
 	// DeleteNeedsRead: deleting needs storage.read too (XrdHttp 5.5
 	// stats before a DELETE).
 	DeleteNeedsRead bool
+	// GroupsWithScopesOnly: groups are honoured only beside a storage
+	// scope (XrdAccSciTokens: a token without scope is refused).
+	GroupsWithScopesOnly bool
 }
 
 // Decide is 0 to allow the request, else the HTTP status of the refusal:
@@ -69,10 +72,9 @@ func (p Policy) Decide(r Request) int {
 		return 401
 	}
 	caps := storageScopes(c.Scopes)
-	if len(caps) == 0 || p.Break["capabilities-over-groups"] {
-		if p.groupAllows(r) || len(caps) == 0 && p.Break["no-storage-scope"] {
-			return 0
-		}
+	groups := len(caps) == 0 && !p.GroupsWithScopesOnly || len(caps) > 0 && p.Break["capabilities-over-groups"]
+	if groups && p.groupAllows(r) || len(caps) == 0 && p.Break["no-storage-scope"] {
+		return 0
 	}
 	for _, sc := range caps {
 		if p.allows(sc, r) && (r.Op != Delete || !p.DeleteNeedsRead || p.covers(caps, Request{Op: Read, Path: r.Path, Claims: c})) {
