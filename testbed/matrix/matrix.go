@@ -214,12 +214,12 @@ type Annotation struct {
 	Detail string `yaml:"detail"`
 	// State, when set, is the state the cell must have (e.g. CRITICAL).
 	State string `yaml:"state"`
-	// ProfileRule, when set, makes the annotation explain that rule's
-	// verdict in the check's rules (rules.go), not the cell; Verdict, when
-	// set, is the verdict it must have (fail, warn, inconclusive). Detail
+	// ProfileRules, when set, makes the annotation explain those rules'
+	// verdicts in the check's rules (rules.go), not the cell; Verdict, when
+	// set, is the verdict they must have (fail, warn, inconclusive). Detail
 	// then matches the rule's detail.
-	ProfileRule string `yaml:"profile_rule"`
-	Verdict     string `yaml:"verdict"`
+	ProfileRules []string `yaml:"profile_rules"`
+	Verdict      string   `yaml:"verdict"`
 
 	Wrong      string `yaml:"wrong"`      // what the server does wrong
 	Rule       string `yaml:"rule"`       // the WLCG rule it breaks ("none" for a testbed/probe matter)
@@ -231,7 +231,7 @@ type Annotation struct {
 
 // Matches reports whether the annotation explains the cell.
 func (a *Annotation) Matches(c Cell) bool {
-	if a.ProfileRule != "" {
+	if len(a.ProfileRules) > 0 {
 		return false
 	}
 	if len(a.Releases) > 0 && !slices.Contains(a.Releases, c.Release) {
@@ -410,7 +410,7 @@ func Explain(m *Matrix, anns []*Annotation) (issues []Issue, stale []string) {
 
 // matchesAnyRule: a rule annotation that explains a verdict of m.
 func (a *Annotation) matchesAnyRule(m *Matrix) bool {
-	if a.ProfileRule == "" {
+	if len(a.ProfileRules) == 0 {
 		return false
 	}
 	for _, row := range m.RuleRows() {

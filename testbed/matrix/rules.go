@@ -147,7 +147,7 @@ func ExplainRules(ms []*Matrix, anns []*Annotation) []RuleIssue {
 // MatchesRule reports whether the annotation explains the rule verdict.
 func (a *Annotation) MatchesRule(c RuleCell) bool {
 	switch {
-	case a.ProfileRule == "" || a.ProfileRule != c.Row.Rule:
+	case !slices.Contains(a.ProfileRules, c.Row.Rule):
 		return false
 	case len(a.Releases) > 0 && !slices.Contains(a.Releases, c.Release):
 		return false
@@ -241,7 +241,11 @@ func WriteRuleReproduce(w io.Writer, issues []RuleIssue) error {
 			continue
 		}
 		done[a.ID] = true
-		fmt.Fprintf(&b, "#### %s (%s %s, rule %s)\n\n```sh\n%s\n```\n\n", a.ID, protoLabel(a.Protocol), a.Check, a.ProfileRule, strings.TrimRight(a.Reproduce, "\n"))
+		proto := protoLabel(a.Protocol)
+		if a.Protocol == "" {
+			proto = "WebDAV and XRootD"
+		}
+		fmt.Fprintf(&b, "#### %s (%s %s, rules %s)\n\n```sh\n%s\n```\n\n", a.ID, proto, a.Check, strings.Join(a.ProfileRules, ", "), strings.TrimRight(a.Reproduce, "\n"))
 	}
 	_, err := io.WriteString(w, b.String())
 	return err

@@ -140,7 +140,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	issues, stale := matrix.ExplainAll(ms, af.Annotations)
 	var b strings.Builder
-	writeReport(&b, ms, issues, af.Annotations, stale, af.Findings, start, took)
+	note := ""
+	if *mint != "" {
+		note = "Tokens were minted with the testbed's keys by `gridprobe-issuer mint` built from this tree (`-mint`), shaped as its token endpoint shapes them (version and group requests honoured)."
+	}
+	writeReport(&b, ms, issues, af.Annotations, stale, af.Findings, start, took, note)
 	fmt.Fprint(stdout, b.String())
 	if *out != "" {
 		if err := os.WriteFile(*out, []byte(b.String()), 0o644); err != nil {
@@ -260,12 +264,15 @@ sites:
 	return b.String()
 }
 
-func writeReport(b *strings.Builder, ms []*matrix.Matrix, issues []matrix.Issue, anns []*matrix.Annotation, stale []string, findings []*matrix.Finding, start time.Time, took time.Duration) {
+func writeReport(b *strings.Builder, ms []*matrix.Matrix, issues []matrix.Issue, anns []*matrix.Annotation, stale []string, findings []*matrix.Finding, start time.Time, took time.Duration, tokensNote string) {
 	host, _ := os.Hostname()
 	deb, _ := os.ReadFile("/etc/debian_version")
 	fmt.Fprintf(b, "## Server version matrix\n\nRun %s on %s (Debian %s, %d CPUs, %s/%s, %s); the round took %s.\n\n",
 		start.UTC().Format("2006-01-02 15:04 MST"), host, strings.TrimSpace(string(deb)), runtime.NumCPU(),
 		runtime.GOOS, runtime.GOARCH, runtime.Version(), took.Round(100*time.Millisecond))
+	if tokensNote != "" {
+		fmt.Fprintf(b, "%s\n\n", tokensNote)
+	}
 	b.WriteString("| product | release | package | version | start-up |\n|---|---|---|---|---|\n")
 	for _, m := range ms {
 		for _, r := range m.Releases {
@@ -294,7 +301,7 @@ func writeReport(b *strings.Builder, ms []*matrix.Matrix, issues []matrix.Issue,
 		b.WriteString("Every check is OK against every release.\n")
 	}
 	b.WriteString("\n### Known issues (generated from this run + testbed/matrix/annotations.yaml)\n\n")
-	b.WriteString("UNKNOWN cells after a failed prerequisite and the 99summary rows follow from the rows below and are not repeated.\n\n")
+	b.WriteString("UNKNOWN cells after a failed prerequisite, the 99summary rows and checks explained rule by rule (16tkn-access: see Rule issues) follow from other rows and are not repeated.\n\n")
 	_ = matrix.WriteKnownIssues(b, issues)
 	if len(stale) > 0 {
 		fmt.Fprintf(b, "\nAnnotations that matched no cell in this run (fixed, or not reached): %s.\n", strings.Join(stale, ", "))
