@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"os"
 	"strings"
 	"testing"
 
@@ -240,5 +241,19 @@ func TestGroupsOnlyBesideScopes(t *testing.T) {
 			}
 		}
 		assertClean(t, b, fs)
+	}
+}
+
+// TestREADMEListsEveryRule: README's table of the profile's rules names
+// every rule 16tkn-access reports, with its version.
+func TestREADMEListsEveryRule(t *testing.T) {
+	b, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range ProfileRules {
+		if !strings.Contains(string(b), "| `"+r.ID+"` | "+r.Version+" | "+r.Section+" |") {
+			t.Errorf("README's rule table lacks %s %s %s", r.ID, r.Version, r.Section)
+		}
 	}
 }
