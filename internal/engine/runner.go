@@ -209,6 +209,9 @@ func (r *Runner) runCheck(roundCtx, siteCtx context.Context, site *Site, svc *Se
 		} else {
 			res.Detail = "prerequisites " + strings.Join(failed, ", ") + " failed"
 		}
+		if c.Unmet != nil {
+			res.Detail = c.Unmet(failed)
+		}
 		return res
 	}
 	if err := siteCtx.Err(); err != nil {
