@@ -53,6 +53,10 @@ type Defaults struct {
 	// into Service.Interval unless a service sets its own.
 	StorageInterval time.Duration `yaml:"storage_interval"` // default 30m
 	CEInterval      time.Duration `yaml:"ce_interval"`      // default 60m
+	// WNMinLifetime (wn_min_token_lifetime): a CE test job whose token has less lifetime left
+	// when the job starts is WARNING (expired: CRITICAL); default 10m, 0
+	// disables the warning. Decoded in wn.go.
+	WNMinLifetime time.Duration `yaml:"wn_min_token_lifetime"`
 }
 
 // Credentials says where the probe's credentials come from.
