@@ -14,8 +14,10 @@ func TestUnmetWording(t *testing.T) {
 	s := site("A",
 		Check{ID: "14tkn-submit", Run: func(context.Context, *Env) Outcome { return Critf("job HELD: no space") }},
 		Check{ID: "WN-01basic", Requires: []string{"14tkn-submit"},
-			Unmet: func(failed []string) string { return "prerequisite " + strings.Join(failed, ", ") + " failed: job HELD: no space" },
-			Run:   func(context.Context, *Env) Outcome { ran = true; return Okf("ran") }},
+			Unmet: func(failed []string) string {
+				return "prerequisite " + strings.Join(failed, ", ") + " failed: job HELD: no space"
+			},
+			Run: func(context.Context, *Env) Outcome { ran = true; return Okf("ran") }},
 	)
 	m := byCheck((&Runner{}).Run(context.Background(), []*Site{s}))
 	if ran {
