@@ -9,7 +9,7 @@ TESTBED := $(or $(GRIDPROBE_TESTBED),/tmp/gridprobe-testbed)
 all: build
 
 build probe:
-	$(GO) build -o $(BIN)/probe ./cmd/probe
+	CGO_ENABLED=0 $(GO) build -o $(BIN)/probe ./cmd/probe
 
 # The main job: bring up the local testbed and probe its site.
 demo: build testbed-up

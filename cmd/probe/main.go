@@ -30,6 +30,7 @@ commands:
   list      print the check catalogue and the configured sites and services
   cleanup   list (and with --older-than remove) scratch dirs left by crashed runs
   serve     run scheduled rounds; serve /metrics, /probe and the status page
+  wn        inside a CE test job: check the worker node with the job's credentials (JSON lines)
   version   print the version
 
 run 'probe <command> -h' for the flags of a command.
@@ -64,6 +65,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		ctx, stop := interruptContext(stderr)
 		defer stop()
 		return cmdCleanup(ctx, rest, stdout, stderr)
+	case "wn":
+		ctx, stop := interruptContext(stderr)
+		defer stop()
+		return cmdWN(ctx, rest, stdout, stderr)
 	case "version", "-version", "--version":
 		fmt.Fprintf(stdout, "gridprobe probe %s\n", version)
 		return 0

@@ -31,6 +31,9 @@ type condorSvc struct {
 	pool string // host:port of the CE's collector (shared port)
 	aud  string
 	job  jobSpec
+	wn   *wnState // the worker-node checks' share of 14tkn-submit's job
+	// wnProxy: the probe's proxy goes with the job (x509userproxy).
+	wnProxy bool
 }
 
 // NewHTCondor builds the HTCondor-CE catalogue for one service:
@@ -44,7 +47,8 @@ func newHTCondor(t probe.Target, job jobSpec) (*engine.Service, error) {
 	}
 	u := t.Service.URL
 	host, port := probe.HostPort(u)
-	s := &condorSvc{t: t, u: u, host: host, pool: net.JoinHostPort(host, port), aud: t.Audience(), job: job}
+	s := &condorSvc{t: t, u: u, host: host, pool: net.JoinHostPort(host, port), aud: t.Audience(), job: job,
+		wn: &wnState{}, wnProxy: hasProxyFile(t)}
 	svc := t.NewService(config.TypeHTCondorCE)
 	submitTO := max(svc.Timeout, MinSubmitTimeout)
 	svc.Checks = []engine.Check{
@@ -53,6 +57,7 @@ func newHTCondor(t probe.Target, job jobSpec) (*engine.Service, error) {
 		{ID: IDTknSubmit, Credential: engine.CredToken, Requires: []string{IDTknPing}, Timeout: submitTO, Run: s.runSubmit, Reproduce: s.reproSubmit},
 		{ID: IDTknAccess, Credential: engine.CredToken, Requires: []string{IDConnection}, Run: s.runAccess, Reproduce: s.reproAccess},
 	}
+	svc.Checks = append(svc.Checks, wnChecks(s.wn, s.wnProxy)...)
 	return svc, nil
 }
 
@@ -161,6 +166,7 @@ var clusterRE = regexp.MustCompile(`submitted to cluster (\d+)`)
 func (s *condorSvc) runSubmit(ctx context.Context, env *engine.Env) engine.Outcome {
 	o := s.submit(ctx, env)
 	o.Reproduce = s.reproSubmit()
+	s.wn.setSubmit(o)
 	return o
 }
 
@@ -176,21 +182,34 @@ func (s *condorSvc) submit(ctx context.Context, env *engine.Env) engine.Outcome 
 	defer os.RemoveAll(dir)
 	marker := newMarker(env.RunID, env.Check)
 	name := jobName(env.RunID, env.Check)
-	if err := os.WriteFile(filepath.Join(dir, "gridprobe-job.sh"), []byte("#!/bin/sh\n"+s.job.script(marker)+"\n"), 0o755); err != nil {
+	js, pl := s.wn.prepare(ctx, env, s.t, s.job, s.wnProxy)
+	if err := os.WriteFile(filepath.Join(dir, "gridprobe-job.sh"), []byte("#!/bin/sh\n"+js.script(marker)+"\n"), 0o755); err != nil {
 		return engine.Unknownf("job script: %v", err)
 	}
-	if err := os.WriteFile(filepath.Join(dir, "gridprobe.sub"), []byte(s.job.condorSubmit(name, s.t.Service.Queue)), 0o644); err != nil {
+	if pl != nil {
+		if err := writeInputs(dir, pl.files(js.launcher(marker))); err != nil {
+			return engine.Unknownf("job input files: %v", err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(dir, "gridprobe.sub"), []byte(js.condorSubmit(name, s.t.Service.Queue)), 0o644); err != nil {
 		return engine.Unknownf("submit file: %v", err)
 	}
 	start := time.Now()
 	r := tools.run(ctx, tok, dir, "condor_submit", "-pool", s.pool, "-addr", sd.Addr, "-spool", "gridprobe.sub")
 	m := clusterRE.FindStringSubmatch(r.stdout)
+	if r.err != nil && m != nil {
+		// Submitted, then failed (e.g. spooling its files): remove it.
+		env.Cleanup("remove HTCondor job "+m[1], func(cctx context.Context) error { return s.remove(cctx, tools, sd, m[1]) })
+	}
 	if r.err != nil || m == nil {
 		out := firstLine(r.output(), 160)
 		return engine.Critf("condor_submit to schedd %s failed: %s (%s; %s)", sd.Name, out, explainCondor(out), tok.Summary())
 	}
 	cluster := m[1]
 	env.Logf("submitted HTCondor job %s.0 to %s", cluster, sd.Name)
+	if pl != nil {
+		s.wn.setJob(cluster, s.reproWN(js, pl))
+	}
 	env.Cleanup("remove HTCondor job "+cluster, func(cctx context.Context) error {
 		return s.remove(cctx, tools, sd, cluster)
 	})
@@ -245,6 +264,10 @@ func (s *condorSvc) submit(ctx context.Context, env *engine.Env) engine.Outcome 
 	}
 	out, _ := os.ReadFile(filepath.Join(dir, jobStdout))
 	errOut, _ := os.ReadFile(filepath.Join(dir, jobStderr))
+	wnNote := ""
+	if pl != nil {
+		wnNote = s.wn.finish(ctx, s.t, out, errOut)
+	}
 	owner := orDash(last["Owner"])
 	if last["ExitBySignal"] == "true" {
 		o := engine.Critf("job %s killed by signal %s after %s (states %s; owner %s)", cluster, last["ExitSignal"], took.Round(time.Second), trail, owner)
@@ -265,8 +288,8 @@ func (s *condorSvc) submit(ctx context.Context, env *engine.Env) engine.Outcome 
 		o.Perf = perf
 		return o
 	}
-	o := engine.Okf("job %s completed in %s (states %s), marker found in output (%d bytes, %d lines); owner %s on schedd %s",
-		cluster, took.Round(time.Second), trail, len(out), strings.Count(string(out), "\n"), owner, sd.Name)
+	o := engine.Okf("job %s completed in %s (states %s), marker found in output (%d bytes, %d lines); owner %s on schedd %s%s",
+		cluster, took.Round(time.Second), trail, len(out), strings.Count(string(out), "\n"), owner, sd.Name, wnNote)
 	o.Perf = perf
 	return o
 }
