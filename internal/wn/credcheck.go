@@ -2,6 +2,7 @@ package wn
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -54,14 +55,21 @@ func credentialsOutcome(jc *jobCreds, auds []string, now time.Time) engine.Outco
 		worse(engine.Critical)
 		parts = append(parts, "token unusable: "+jc.TokErr.Error())
 	}
+	// The proxy goes before the token's scopes (the detail is cut at 256).
+	var px string
 	switch {
 	case jc.Proxy != nil:
-		parts = append(parts, "proxy "+jc.ProxyPath+": "+jc.Proxy.Summary())
+		px = jc.Proxy.Summary() + " (via " + proxyWhere(jc) + ")"
 	case jc.ProxyErr != nil:
 		worse(engine.Warning)
-		parts = append(parts, "proxy "+jc.ProxyPath+" unusable: "+jc.ProxyErr.Error())
+		px = "proxy " + jc.ProxyPath + " unusable: " + jc.ProxyErr.Error()
 	default:
-		parts = append(parts, "no proxy")
+		px = "no proxy (" + jc.ProxyPath + " missing)"
+	}
+	if n := len(parts); n == 2 && jc.Token != nil {
+		parts = []string{parts[0], px, parts[1]}
+	} else {
+		parts = append(parts, px)
 	}
 	if jc.Token == nil && jc.Proxy == nil {
 		worse(engine.Critical)
@@ -121,6 +129,13 @@ func compactScopes(scopes []string) string {
 		return "none"
 	}
 	return strings.Join(out, " ")
+}
+
+func proxyWhere(jc *jobCreds) string {
+	if os.Getenv("X509_USER_PROXY") == jc.ProxyPath {
+		return "X509_USER_PROXY"
+	}
+	return jc.ProxyPath
 }
 
 // missingAudiences lists the storage audiences the token is not for.

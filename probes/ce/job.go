@@ -46,8 +46,9 @@ func (j jobSpec) script(marker string) string {
 
 // wnScript is the launcher of the worker-node payload: the marker, then
 // the job's token and proxy (shipped input files) where grid software finds
-// them (BEARER_TOKEN_FILE, X509_USER_PROXY, unless the CE set its own
-// proxy), then probe wn between two lines the CE check finds its output
+// them (BEARER_TOKEN_FILE, X509_USER_PROXY unless the CE gave the job a
+// proxy file of its own; A-REX sets X509_USER_PROXY to its delegated proxy
+// even when there is none), then probe wn between two lines the CE check finds its output
 // by. The job ends with exit 0 whatever the checks found: the verdicts
 // travel in the output. The token and proxy copies are removed.
 func (j jobSpec) wnScript(marker string) string {
@@ -56,7 +57,7 @@ func (j jobSpec) wnScript(marker string) string {
 		`echo "host $(hostname 2>/dev/null || uname -n) user $(id -un 2>/dev/null || id -u) pwd $(pwd)"`,
 		"chmod 0600 " + wnToken + " " + wnProxy + " 2>/dev/null",
 		`if [ -s ` + wnToken + ` ]; then BEARER_TOKEN_FILE="$(pwd)/` + wnToken + `"; export BEARER_TOKEN_FILE; fi`,
-		`if [ -z "$X509_USER_PROXY" ] && [ -s ` + wnProxy + ` ]; then X509_USER_PROXY="$(pwd)/` + wnProxy + `"; export X509_USER_PROXY; fi`,
+		`if [ ! -s "$X509_USER_PROXY" ] && [ -s ` + wnProxy + ` ]; then X509_USER_PROXY="$(pwd)/` + wnProxy + `"; export X509_USER_PROXY; fi`,
 		"chmod 0755 " + wnBinary,
 		"echo " + wnBegin,
 		"./" + wnBinary + " wn -c " + wnConfig + " --run-id " + j.wn,
