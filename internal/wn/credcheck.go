@@ -64,7 +64,7 @@ func credentialsOutcome(jc *jobCreds, auds []string, now time.Time) engine.Outco
 		worse(engine.Warning)
 		px = "proxy " + jc.ProxyPath + " unusable: " + jc.ProxyErr.Error()
 	default:
-		px = "no proxy (" + jc.ProxyPath + " missing)"
+		px = "no proxy"
 	}
 	if n := len(parts); n == 2 && jc.Token != nil {
 		parts = []string{parts[0], px, parts[1]}
@@ -224,13 +224,11 @@ func endText(start, end snapshot, o *engine.Outcome, perf *[]engine.Perf) string
 	}
 	if refreshed(start.tok, end.tok) {
 		sc, ec := start.tok.Claims(), end.tok.Claims()
-		return s + fmt.Sprintf("; REFRESHED during the job (%s): exp %s → %s, iat %s → %s", tokenWhereShort(end),
+		return s + fmt.Sprintf("; REFRESHED during the job: exp %s → %s, iat %s → %s",
 			hhmmss(sc.Expiry), hhmmss(ec.Expiry), hhmmss(sc.IssuedAt), hhmmss(ec.IssuedAt))
 	}
 	return s + "; not refreshed during the job"
 }
-
-func tokenWhereShort(s snapshot) string { return s.tok.Source }
 
 // refreshed reports whether the token changed between two reads.
 func refreshed(a, b *cred.Token) bool {

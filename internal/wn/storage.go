@@ -102,8 +102,8 @@ func (r *storageRun) unusable(t probe.Target, sv *config.Service, c wnline.Check
 		}
 	}
 	if len(miss) > 0 {
-		return fmt.Sprintf("the job's token lacks %s (has %q): the check cannot run (the token's issuer or VO, not the site)",
-			strings.Join(miss, " "), strings.Join(cl.Scopes, " "))
+		return fmt.Sprintf("the job's token lacks %s (has %s; the token's issuer or VO, not the site)",
+			compactScopes(miss), compactScopes(cl.Scopes))
 	}
 	return ""
 }
