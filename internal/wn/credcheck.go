@@ -20,6 +20,7 @@ const clockSlack = 60 * time.Second
 // and whether its token is meant for the site's storage (auds).
 func credentialsOutcome(jc *jobCreds, auds []string, now time.Time) engine.Outcome {
 	var parts []string
+	var scope string
 	var perf []engine.Perf
 	state := engine.OK
 	worse := func(s engine.State) { state = engine.Worst(state, s) }
@@ -50,31 +51,32 @@ func credentialsOutcome(jc *jobCreds, auds []string, now time.Time) engine.Outco
 			worse(engine.Warning)
 			s += "; not for " + strings.Join(miss, " ")
 		}
-		parts = append(parts, s, "scope "+compactScopes(c.Scopes))
+		parts = append(parts, s)
+		scope = "scope " + compactScopes(c.Scopes) // last: the longest part
 	case jc.TokErr != nil:
 		worse(engine.Critical)
 		parts = append(parts, "token unusable: "+jc.TokErr.Error())
 	}
-	// The proxy goes before the token's scopes (the detail is cut at 256).
+	// The proxy is short (the detail is cut at 256); its DN is in the crt
+	// checks' details.
 	var px string
 	switch {
 	case jc.Proxy != nil:
-		px = jc.Proxy.Summary() + " (via " + proxyWhere(jc) + ")"
+		px = proxyShort(jc.Proxy, now) + " (via " + proxyWhere(jc) + ")"
 	case jc.ProxyErr != nil:
 		worse(engine.Warning)
 		px = "proxy " + jc.ProxyPath + " unusable: " + jc.ProxyErr.Error()
 	default:
 		px = "no proxy"
 	}
-	if n := len(parts); n == 2 && jc.Token != nil {
-		parts = []string{parts[0], px, parts[1]}
-	} else {
-		parts = append(parts, px)
-	}
+	parts = append(parts, px)
 	if jc.Token == nil && jc.Proxy == nil {
 		worse(engine.Critical)
 		parts = append([]string{"no usable credential in the job"}, parts...)
 		parts = append(parts, "looked in: "+strings.Join(jc.Looked, "; "))
+	}
+	if scope != "" {
+		parts = append(parts, scope)
 	}
 	return engine.Outcome{State: state, Detail: strings.Join(parts, "; "), Perf: perf}
 }
@@ -129,6 +131,20 @@ func compactScopes(scopes []string) string {
 		return "none"
 	}
 	return strings.Join(out, " ")
+}
+
+// proxyShort: "proxy VO testvo, 11h58m left".
+func proxyShort(p *cred.Proxy, now time.Time) string {
+	s := "proxy"
+	if vo := p.VO(); vo != "" {
+		s += " VO " + vo
+	} else {
+		s += " without VOMS"
+	}
+	if now.Before(p.NotAfter) {
+		return s + ", " + shortDur(p.NotAfter.Sub(now)) + " left"
+	}
+	return s + ", EXPIRED " + shortDur(now.Sub(p.NotAfter)) + " ago"
 }
 
 func proxyWhere(jc *jobCreds) string {

@@ -216,7 +216,7 @@ func TestIntegrationPayloadAllOK(t *testing.T) {
 	}
 	want(t, rep, wnline.Basic, engine.OK, "CPUs", "free", "/cvmfs", "CA directory")
 	want(t, rep, wnline.Network, engine.OK, "webdav localhost:18443 reachable", "xrootd localhost:11094 reachable")
-	want(t, rep, wnline.Credentials, engine.OK, "token via BEARER_TOKEN_FILE", "iss="+b.env["GRIDPROBE_ISSUER"], "vs iat", "VO testvo")
+	want(t, rep, wnline.Credentials, engine.OK, "token via BEARER_TOKEN_FILE", "iss="+b.env["GRIDPROBE_ISSUER"], "vs iat", "proxy VO testvo")
 	want(t, rep, wnline.TokenLifetime, engine.OK, "token lifetime left when the job started (wn_min_token_lifetime 10m)", "left at job end", "not refreshed")
 	want(t, rep, wnline.TknRead, engine.OK, "webdav OK", "xrootd OK", "adler32")
 	want(t, rep, wnline.TknWrite, engine.OK, "webdav OK", "xrootd OK", "deleted")
@@ -245,7 +245,10 @@ func TestIntegrationPayloadShortLifetime(t *testing.T) {
 	b := newBed(t)
 	b.writeToken(t, b.mint(t, "4m"))
 	rep, _ := b.run(t)
-	want(t, rep, wnline.TokenLifetime, engine.Warning, "only 3m5", "less than wn_min_token_lifetime 10m", "issued 1h00m before the job started")
+	want(t, rep, wnline.TokenLifetime, engine.Warning, "token lifetime left when the job started, less than wn_min_token_lifetime 10m", "issued 1h00m before the job started")
+	if l, _ := rep.Get(wnline.TokenLifetime); !strings.HasPrefix(l.Detail, "only 4m ") && !strings.HasPrefix(l.Detail, "only 3m5") {
+		t.Errorf("lifetime at start not about 4m: %q", l.Detail)
+	}
 	want(t, rep, wnline.TknRead, engine.OK)
 	want(t, rep, wnline.TknWrite, engine.OK)
 }

@@ -19,6 +19,9 @@ type jobSpec struct {
 	// worker-node payload); withProxy: a proxy is shipped too.
 	wn        string
 	withProxy bool
+	// holdOnExit (tests): the job asks HTCondor for an output file it
+	// never writes, so the CE holds it when it ends.
+	holdOnExit bool
 }
 
 // Output file names of the test job.
@@ -147,6 +150,9 @@ func (j jobSpec) condorSubmit(name, queue string) string {
 	}
 	b.WriteString("transfer_executable = true\n")
 	fmt.Fprintf(&b, "output = %s\nerror = %s\n", jobStdout, jobStderr)
+	if j.holdOnExit {
+		b.WriteString("transfer_output_files = gridprobe-never-written\n")
+	}
 	b.WriteString("should_transfer_files = YES\nwhen_to_transfer_output = ON_EXIT\n")
 	fmt.Fprintf(&b, "+GridprobeJob = %q\n", name)
 	fmt.Fprintf(&b, "batch_name = %s\n", name)

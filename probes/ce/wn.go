@@ -172,11 +172,11 @@ func readWNOutput(stdout, stderr []byte) (*wnline.Report, error) {
 	rep, err := wnline.Parse(body)
 	switch {
 	case errors.Is(err, wnline.ErrEmpty) && found:
-		return nil, fmt.Errorf("probe wn wrote nothing and exited %s (stderr %s)", exit, wnline.Head(stderr, 160))
+		return nil, fmt.Errorf("probe wn wrote nothing and exited %s (stderr %s): %w", exit, wnline.Head(stderr, 160), err)
 	case err != nil && !found:
-		return rep, fmt.Errorf("probe wn output %v, and the job ended before the launcher's %q line (killed?; stderr %s)", err, wnExit, wnline.Head(stderr, 120))
+		return rep, fmt.Errorf("probe wn's output: %w; the job ended before the launcher's %q line (killed?; stderr %s)", err, wnExit, wnline.Head(stderr, 120))
 	case err != nil:
-		return rep, fmt.Errorf("probe wn (exit %s) output %v (stderr %s)", exit, err, wnline.Head(stderr, 120))
+		return rep, fmt.Errorf("probe wn's output (exit %s): %w (stderr %s)", exit, err, wnline.Head(stderr, 120))
 	}
 	if code, cerr := strconv.Atoi(exit); cerr != nil || code < 0 || code > 3 {
 		return rep, fmt.Errorf("probe wn exited %s after complete output (a crash?; stderr %s)", exit, wnline.Head(stderr, 120))

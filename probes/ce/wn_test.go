@@ -1,0 +1,156 @@
+package ce
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gridprobe/gridprobe/internal/engine"
+	"github.com/gridprobe/gridprobe/internal/wnline"
+)
+
+// wnOut is a job stdout as the launcher frames probe wn's lines.
+func wnOut(t testing.TB, lines ...wnline.Line) string {
+	t.Helper()
+	var b strings.Builder
+	b.WriteString("gridprobe-marker-x\nhost wn1 user nobody pwd /s\n" + wnBegin + "\n")
+	for _, l := range lines {
+		out, err := wnline.Marshal(l)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b.Write(out)
+	}
+	return b.String()
+}
+
+func okLines() []wnline.Line {
+	var ls []wnline.Line
+	for _, c := range wnline.Catalogue {
+		if c.ID != wnline.Summary {
+			ls = append(ls, wnline.Line{Check: c.ID, Credential: c.Credential, State: engine.OK, Detail: c.ID + " fine", Start: time.Now()})
+		}
+	}
+	return append(ls, wnline.Line{Check: wnline.Summary, State: engine.OK, Detail: "all OK", Host: "wn1", Checks: len(ls)})
+}
+
+func TestReadWNOutput(t *testing.T) {
+	good := wnOut(t, okLines()...)
+	rep, err := readWNOutput([]byte(good+wnExit+" 0\n"), nil)
+	if err != nil || rep.Summary.Host != "wn1" || len(rep.Lines) != 8 {
+		t.Fatalf("good output: %v %+v", err, rep)
+	}
+	lines := okLines()
+	for _, c := range []struct {
+		name, stdout, stderr string
+		err                  error
+		want                 string
+	}{
+		{"no payload", "gridprobe-marker-x\n/bin/sh: ./probe: not found\n", "exec format error", nil, `did not start: the job's stdout has no "gridprobe-wn-begin" line (stdout starts "gridprobe-marker-x\n/bin/sh: ./probe: not found\n"; stderr "exec format error")`},
+		{"nothing written", wnOut(t) + wnExit + " 127\n", "./probe: not found", wnline.ErrEmpty, `probe wn wrote nothing and exited 127 (stderr "./probe: not found")`},
+		{"truncated", wnOut(t, lines[:3]...), "", wnline.ErrTruncated, "no WN-99summary line after 3 check lines"},
+		{"killed mid-line", wnOut(t, lines[:2]...) + `{"wn_version":1,"check":"WN-1`, "Killed", wnline.ErrNotJSON, `line 3: "{\"wn_version\":1,\"check\":\"WN-1"`},
+		{"not JSON", wnOut(t) + "panic: runtime error: index out of range\n" + wnExit + " 2\n", "goroutine 1 [running]", wnline.ErrNotJSON, `line 1: "panic: runtime error: index out of range"`},
+		{"older version", wnOut(t) + `{"wn_version":0,"check":"WN-01basic","state":"OK"}` + "\n" + wnExit + " 0\n", "", wnline.ErrVersion, "from an older probe wn (wn_version 0, this probe reads 1)"},
+		{"crash after output", good + wnExit + " 139\n", "SIGSEGV", nil, "probe wn exited 139 after complete output"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := readWNOutput([]byte(c.stdout), []byte(c.stderr))
+			if err == nil || !strings.Contains(err.Error(), c.want) || c.err != nil && !errors.Is(err, c.err) {
+				t.Errorf("error %v\nwant %v containing %q", err, c.err, c.want)
+			}
+		})
+	}
+}
+
+// TestWNOutcomes: each WN check of the CE takes its line; a missing line,
+// unreadable output or no payload are UNKNOWN with the reason; the CE's
+// scratch cleanup shows on WN-21tkn-write.
+func TestWNOutcomes(t *testing.T) {
+	w := &wnState{jobID: "42"}
+	lines := okLines()
+	lines[5].State, lines[5].Detail = engine.Critical, "webdav CRITICAL: upload 403"
+	rep, err := readWNOutput([]byte(wnOut(t, lines...)+wnExit+" 2\n"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.rep = rep
+	if o := w.outcome(wnline.TknWrite, true); o.State != engine.Critical || o.Detail != "webdav CRITICAL: upload 403" {
+		t.Errorf("WN-21: %s %q", o.State, o.Detail)
+	}
+	if o := w.outcome(wnline.Summary, true); o.State != engine.Critical || !strings.Contains(o.Detail, "1 of 8 worker-node checks not OK on wn1 (job 42): WN-21tkn-write CRITICAL") {
+		t.Errorf("summary: %s %q", o.State, o.Detail)
+	}
+	w.cleaned = "the job left 1 objects in webdav /d/gp-x; removed by the CE check"
+	rep.Lines[5].State = engine.OK
+	if o := w.outcome(wnline.TknWrite, true); o.State != engine.Warning || !strings.HasPrefix(o.Detail, "the job left 1 objects") {
+		t.Errorf("WN-21 after the CE's cleanup: %s %q", o.State, o.Detail)
+	}
+	// Without the crt lines (no proxy in the job).
+	rep.Lines = rep.Lines[:6]
+	if o := w.outcome(wnline.CrtRead, true); o.State != engine.Unknown || !strings.Contains(o.Detail, "had no usable proxy") {
+		t.Errorf("missing crt line: %s %q", o.State, o.Detail)
+	}
+	if o := w.outcome(wnline.Summary, false); o.State != engine.Warning {
+		t.Errorf("summary without crt checks: %s %q", o.State, o.Detail)
+	}
+	w.outErr = errors.New("probe wn output truncated: no WN-99summary line")
+	if o := w.outcome(wnline.Basic, true); o.State != engine.Unknown || o.Detail != "job 42: probe wn output truncated: no WN-99summary line" {
+		t.Errorf("bad output: %s %q", o.State, o.Detail)
+	}
+	w.noWN = errNoWN{"no static probe binary to ship"}
+	if o := w.outcome(wnline.Basic, true); o.State != engine.Unknown || !strings.Contains(o.Detail, "no worker-node payload was shipped: no static probe binary") {
+		t.Errorf("no payload: %s %q", o.State, o.Detail)
+	}
+	w.submit = "job 42 HELD on schedd localhost: disk full"
+	if got := w.unmet([]string{IDTknSubmit}); got != "prerequisite 14tkn-submit failed: job 42 HELD on schedd localhost: disk full" {
+		t.Errorf("unmet: %q", got)
+	}
+}
+
+func TestWNScript(t *testing.T) {
+	j := jobSpec{wn: "gp-20261207T120000Z-0123456789ab", withProxy: true}
+	s := j.launcher("gridprobe-marker-m")
+	for _, want := range []string{"#!/bin/sh\n", "echo gridprobe-marker-m\n", `BEARER_TOKEN_FILE="$(pwd)/gridprobe-wn.token"`,
+		`if [ ! -s "$X509_USER_PROXY" ] && [ -s gridprobe-wn.proxy ]`, "./probe wn -c gridprobe-wn.yaml --run-id gp-20261207T120000Z-0123456789ab\n",
+		"echo gridprobe-wn-exit $?\n", "rm -f gridprobe-wn.token gridprobe-wn.proxy\n", "exit 0\n"} {
+		if !strings.Contains(s, want) {
+			t.Errorf("launcher lacks %q:\n%s", want, s)
+		}
+	}
+	adl := string(j.adl("n", "grid", "m"))
+	for _, want := range []string{"<Argument>gridprobe-wn.sh</Argument>", "<InputFile><Name>probe</Name><IsExecutable>true</IsExecutable></InputFile>",
+		"<InputFile><Name>gridprobe-wn.token</Name></InputFile>", "<InputFile><Name>gridprobe-wn.proxy</Name></InputFile>"} {
+		if !strings.Contains(adl, want) {
+			t.Errorf("ADL lacks %q:\n%s", want, adl)
+		}
+	}
+	sub := j.condorSubmit("n", "")
+	for _, want := range []string{"executable = gridprobe-wn.sh\n", "transfer_input_files = probe, gridprobe-wn.yaml, gridprobe-wn.token\n", "x509userproxy = gridprobe-wn.proxy\n"} {
+		if !strings.Contains(sub, want) {
+			t.Errorf("submit file lacks %q:\n%s", want, sub)
+		}
+	}
+}
+
+func FuzzReadWNOutput(f *testing.F) {
+	f.Add([]byte(wnOut(f, okLines()...)+wnExit+" 0\n"), []byte(""))
+	f.Add([]byte(wnBegin+"\n{\n"+wnExit+" x\n"), []byte("\xff"))
+	f.Add([]byte(wnBegin+"\n"+wnExit+" 0"), []byte(nil))
+	f.Fuzz(func(t *testing.T, stdout, stderr []byte) {
+		rep, err := readWNOutput(stdout, stderr)
+		if err == nil && (rep == nil || rep.Summary.Check != wnline.Summary) {
+			t.Fatal("no error and no complete report")
+		}
+		if err != nil && len(err.Error()) > 1200 {
+			t.Fatalf("error of %d bytes", len(err.Error()))
+		}
+		w := &wnState{rep: rep, outErr: err, jobID: "1"}
+		for _, c := range wnline.Catalogue {
+			if o := w.outcome(c.ID, true); len(engine.OneLine(o.Detail)) > engine.MaxDetail {
+				t.Fatal("detail too long")
+			}
+		}
+	})
+}
