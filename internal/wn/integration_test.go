@@ -198,8 +198,16 @@ func (b *wnBed) scratchGone(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		var mine []string
+		for _, s := range b.cfg.Sites[0].Services {
+			id, err := probe.ServiceRunID(b.runID, s.Type+" "+s.URL.String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			mine = append(mine, id)
+		}
 		for _, e := range ents {
-			if strings.HasPrefix(e.Name, b.runID[:len(b.runID)-12]) {
+			if contains(mine, e.Name) {
 				t.Errorf("scratch area %s/%s left behind", sv.WriteDir, e.Name)
 			}
 		}
