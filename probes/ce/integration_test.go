@@ -339,11 +339,9 @@ func TestIntegrationHTCondorAllOK(t *testing.T) {
 func TestIntegrationFailingJob(t *testing.T) {
 	env := cetestbed(t)
 	t.Run("arc", func(t *testing.T) {
-		r := runCE(t, env, ceScenario{kind: config.TypeARCCE, job: jobSpec{exit: 3}, checks: []string{IDTknSubmit}})
+		r := runCE(t, env, ceScenario{kind: config.TypeARCCE, job: jobSpec{exit: 3}, checks: []string{IDTknSubmit, wnline.Summary, wnline.TknRead}})
 		r.want(t, IDTknSubmit, engine.Critical, "FINISHED", "Job finished with wrong exit code - 3 != 0")
-	})
-	t.Run("arc-wn", func(t *testing.T) {
-		r := runCE(t, env, ceScenario{kind: config.TypeARCCE, job: jobSpec{exit: 3}, checks: []string{wnline.Summary, wnline.TknRead}})
+		// The WN checks say why they have nothing: the CE's reason.
 		for _, id := range []string{wnline.Summary, wnline.TknRead} {
 			r.want(t, id, engine.Unknown, "prerequisite 14tkn-submit failed: job", "Job finished with wrong exit code - 3 != 0")
 		}
