@@ -92,7 +92,7 @@ func newARC(t probe.Target, job jobSpec) (*engine.Service, error) {
 			Reproduce: func() []string { return s.reproSubmit(engine.CredToken) }},
 		{ID: IDTknAccess, Credential: engine.CredToken, Requires: []string{IDSSL}, Run: s.runTknAccess, Reproduce: s.reproAccess},
 	}
-	svc.Checks = append(svc.Checks, wnChecks(s.wn, s.wnProxy)...)
+	svc.Checks = append(svc.Checks, wnChecks(t, s.wn, s.wnProxy)...)
 	return svc, nil
 }
 

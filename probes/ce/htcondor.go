@@ -57,7 +57,7 @@ func newHTCondor(t probe.Target, job jobSpec) (*engine.Service, error) {
 		{ID: IDTknSubmit, Credential: engine.CredToken, Requires: []string{IDTknPing}, Timeout: submitTO, Run: s.runSubmit, Reproduce: s.reproSubmit},
 		{ID: IDTknAccess, Credential: engine.CredToken, Requires: []string{IDConnection}, Run: s.runAccess, Reproduce: s.reproAccess},
 	}
-	svc.Checks = append(svc.Checks, wnChecks(s.wn, s.wnProxy)...)
+	svc.Checks = append(svc.Checks, wnChecks(t, s.wn, s.wnProxy)...)
 	return svc, nil
 }
 

@@ -43,9 +43,13 @@ func (w *wnState) reset() {
 	w.submit, w.noWN, w.payload, w.jobID, w.rep, w.outErr, w.cleaned, w.repro = "", nil, nil, "", nil, nil, "", nil
 }
 
-// wnChecks are the WN checks of a CE service; the crt ones only when the
-// probe has a proxy to ship.
-func wnChecks(st *wnState, withProxy bool) []engine.Check {
+// wnChecks are the WN checks of a CE service: none when the site has no
+// storage service for the job to check; the crt ones only when the probe
+// has a proxy to ship.
+func wnChecks(t probe.Target, st *wnState, withProxy bool) []engine.Check {
+	if t.Site == nil || len(storageServices(t.Site)) == 0 {
+		return nil
+	}
 	var out []engine.Check
 	for _, c := range wnline.Catalogue {
 		if c.Credential == engine.CredX509 && !withProxy {
