@@ -207,8 +207,9 @@ func tokenReadiness() *Dashboard {
 			Options: map[string]any{"showHeader": true, "cellHeight": "sm"},
 		},
 	}
+	panels = append(panels, wnPanels(41)...)
 	return base("gridprobe-token-readiness", "gridprobe · token readiness",
-		"WLCG token readiness of storage and compute endpoints, from gridprobe's ETF-style checks.", panels)
+		"WLCG token readiness of storage and compute endpoints, and of the CEs' worker nodes, from gridprobe's ETF-style checks.", panels)
 }
 
 func siteHistory() *Dashboard {
