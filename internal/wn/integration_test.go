@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -305,4 +306,42 @@ func TestIntegrationPayloadNoCredential(t *testing.T) {
 	}
 	want(t, rep, wnline.Credentials, engine.Critical, "no usable credential", "looked in: BEARER_TOKEN: unset; BEARER_TOKEN_FILE: unset")
 	want(t, rep, wnline.TknRead, engine.Unknown, "prerequisite WN-10credentials failed")
+}
+
+// refreshOnce rewrites the job's token file the first time the runner logs
+// (after the first storage check), as a credential monitor refreshing the
+// token in place while the job runs would.
+type refreshOnce struct {
+	once sync.Once
+	fn   func()
+}
+
+func (r *refreshOnce) Logf(string, ...any) { r.once.Do(r.fn) }
+
+// TestIntegrationPayloadSeesRefresh: nothing here refreshes job tokens
+// (README: no credential monitor runs in the testbed's HTCondor), so the
+// test plays the monitor: the payload must see the token change between
+// job start and end, and keep working with the new one.
+func TestIntegrationPayloadSeesRefresh(t *testing.T) {
+	b := newBed(t)
+	b.writeToken(t, b.mint(t, "12m"))
+	file := os.Getenv("BEARER_TOKEN_FILE")
+	fresh := b.mint(t, "40m")
+	var out bytes.Buffer
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	log := &refreshOnce{fn: func() {
+		if err := os.WriteFile(file+".new", []byte(fresh+"\n"), 0o600); err == nil {
+			_ = os.Rename(file+".new", file)
+		}
+	}}
+	Run(ctx, Options{Config: b.cfg, RunID: b.runID, Out: &out, Log: log})
+	rep, err := wnline.Parse(out.Bytes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want(t, rep, wnline.TokenLifetime, engine.OK, "token lifetime left when the job started", "REFRESHED during the job", "left at job end")
+	want(t, rep, wnline.TknRead, engine.OK)
+	want(t, rep, wnline.TknWrite, engine.OK)
+	b.scratchGone(t)
 }
