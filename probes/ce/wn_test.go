@@ -1,13 +1,19 @@
 package ce
 
 import (
+	"bytes"
 	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/gridprobe/gridprobe/internal/config"
 	"github.com/gridprobe/gridprobe/internal/engine"
 	"github.com/gridprobe/gridprobe/internal/wnline"
+	"github.com/gridprobe/gridprobe/probes/probe"
 )
 
 // wnOut is a job stdout as the launcher frames probe wn's lines.
@@ -153,4 +159,82 @@ func FuzzReadWNOutput(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestWNReproduce: the WN reproduce lines are valid shell, carry no token,
+// and the files they write are the job's own (launcher, configuration,
+// submit file).
+func TestWNReproduce(t *testing.T) {
+	cfgText := "vo: testvo\nsites:\n  - name: T2_X\n    services:\n      - {type: htcondor-ce, url: \"condor://ce.example.org:9619\"}\n" +
+		"      - {type: webdav, url: \"https://se.example.org:443\", scope_base: /testvo, write_dir: /testvo/gp, read_file: {path: /testvo/ref}}\n"
+	cfg, err := config.Parse("unit.yaml", []byte(cfgText))
+	if err != nil {
+		t.Fatal(err)
+	}
+	site := &cfg.Sites[0]
+	wcfg, err := wnConfigFor(cfg, site)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tgt := probe.Target{Config: cfg, Site: site, Service: &site.Services[0], RunID: engine.NewRunID()}
+	js := jobSpec{wn: "gp-20261207T120000Z-0123456789ab", withProxy: true}
+	pl := &wnPayload{config: wcfg, scopes: []string{"storage.read:/ref"}, aud: "https://se.example.org:443"}
+	cs := &condorSvc{t: tgt, u: tgt.Service.URL, host: "ce.example.org", pool: "ce.example.org:9619", aud: tgt.Audience()}
+	as := &arcSvc{t: tgt, u: tgt.Service.URL, ws: "https://ce.example.org/arex", aud: "https://ce.example.org", queue: "grid"}
+	for name, lines := range map[string][]string{"htcondor": cs.reproWN(js, pl), "arc": as.reproWN(js, pl)} {
+		script := strings.Join(lines, "\n")
+		if out, err := exec.Command("bash", "-n", "-c", script).CombinedOutput(); err != nil {
+			t.Errorf("%s: bash -n: %v %s\n%s", name, err, out, script)
+		}
+		if strings.Contains(script, "eyJ") {
+			t.Errorf("%s: token in reproduce lines", name)
+		}
+		d := t.TempDir()
+		for _, l := range lines {
+			if strings.HasPrefix(l, "printf '%s\\n' ") && !strings.Contains(l, "ActivityDescription") {
+				cmd := exec.Command("bash", "-c", l)
+				cmd.Dir = d
+				if out, err := cmd.CombinedOutput(); err != nil {
+					t.Fatalf("%s: %v %s", l, err, out)
+				}
+			}
+		}
+		if b, _ := os.ReadFile(filepath.Join(d, wnConfig)); !bytes.Equal(b, wcfg) {
+			t.Errorf("%s: the written %s differs from the job's:\n%s", name, wnConfig, b)
+		}
+		if b, _ := os.ReadFile(filepath.Join(d, wnLauncher)); string(b) != js.launcher("gridprobe-marker-manual") {
+			t.Errorf("%s: the written launcher differs:\n%s", name, b)
+		}
+		if !strings.Contains(script, "./probe wn -c gridprobe-wn.yaml --run-id "+js.wn) {
+			t.Errorf("%s: no by-hand probe wn line", name)
+		}
+	}
+	if _, err := config.Parse(wnConfig, wcfg); err != nil {
+		t.Errorf("generated config: %v", err)
+	}
+	if strings.Contains(string(wcfg), "htcondor-ce") || strings.Contains(string(wcfg), "client_secret") {
+		t.Errorf("the job's configuration holds more than the site's storage:\n%s", wcfg)
+	}
+}
+
+func TestFindWNBinary(t *testing.T) {
+	notELF := filepath.Join(t.TempDir(), "probe")
+	if err := os.WriteFile(notELF, []byte("#!/bin/sh\necho\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ path, want string }{
+		{notELF, "not an ELF executable"},
+		{"/bin/sh", "dynamically linked (build with CGO_ENABLED=0)"},
+		{filepath.Join(t.TempDir(), "none"), "missing"},
+	} {
+		t.Setenv(WNBinaryEnv, c.path)
+		if _, err := findWNBinary(); err == nil || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), WNBinaryEnv) {
+			t.Errorf("%s: %v, want %q", c.path, err, c.want)
+		}
+	}
+	// Unset: the running binary (a test binary, not probe) is not shipped.
+	t.Setenv(WNBinaryEnv, "")
+	if _, err := findWNBinary(); err == nil || !strings.Contains(err.Error(), "no static probe binary to ship") {
+		t.Errorf("unset: %v", err)
+	}
 }
