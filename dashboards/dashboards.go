@@ -24,6 +24,7 @@ func Dashboards() []File {
 	return []File{
 		{"grafana/gridprobe-token-readiness.json", tokenReadiness()},
 		{"grafana/gridprobe-site-history.json", siteHistory()},
+		{"grafana/gridprobe-availability.json", arDashboard()},
 	}
 }
 

@@ -31,6 +31,7 @@ commands:
   cleanup   list (and with --older-than remove) scratch dirs left by crashed runs
   serve     run scheduled rounds; serve /metrics, /probe and the status page
   wn        inside a CE test job: check the worker node with the job's credentials (JSON lines)
+  report    availability and reliability (--ar) over a time window, from Prometheus
   version   print the version
 
 run 'probe <command> -h' for the flags of a command.
@@ -61,6 +62,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		ctx, stop := interruptContext(stderr)
 		defer stop()
 		return cmdServe(ctx, rest, stdout, stderr)
+	case "report":
+		ctx, stop := interruptContext(stderr)
+		defer stop()
+		return cmdReport(ctx, rest, stdout, stderr)
 	case "cleanup":
 		ctx, stop := interruptContext(stderr)
 		defer stop()

@@ -55,6 +55,8 @@ func parse(file string, data []byte, lookup func(string) (string, bool)) (*Confi
 	}
 	c := d.config(root)
 	d.wnDefaults(root, &c.Defaults)
+	d.summaryPolicies(root, c)
+	d.publishSection(root, c)
 	if err := d.result(); err != nil {
 		return nil, err
 	}

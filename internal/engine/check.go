@@ -44,6 +44,10 @@ type Service struct {
 	// Close, when set, is called once after the service's checks and
 	// cleanups (to close pooled connections).
 	Close func()
+	// Summary, when set, is the summary policy of sites.yaml: which checks
+	// count for 99summary and which are in commissioning (policy.go). Nil:
+	// 99summary is the worst state of every check.
+	Summary *SummaryPolicy
 
 	// partial: only some checks were selected (Select); no 99summary then.
 	partial bool

@@ -162,7 +162,7 @@ type checkState struct {
 func (r *Runner) result(site *Site, svc *Service, check, cred string, start time.Time) Result {
 	return Result{
 		Site: site.Name, Service: svc.Name, Protocol: svc.Protocol, VO: svc.VO, URL: svc.URL,
-		Check: check, Credential: cred, Start: start, RunID: r.RunID,
+		Check: check, Credential: cred, Start: start, RunID: r.RunID, Role: svc.Summary.Role(check),
 	}
 }
 
@@ -353,8 +353,12 @@ func safeCleanup(ctx context.Context, fn func(context.Context) error) (err error
 }
 
 // summary makes the 99summary result: the worst state of the service's
-// checks; a failed cleanup makes it at least WARNING.
+// checks, or what its summary policy makes of them (policy.go); a failed
+// cleanup makes it at least WARNING.
 func (r *Runner) summary(site *Site, svc *Service, states []checkState, cleanupErrs []string, now time.Time) Result {
+	if svc.Summary != nil {
+		return r.policySummary(site, svc, states, cleanupErrs, now)
+	}
 	res := r.result(site, svc, SummaryID, CredNone, now)
 	byState := map[State][]string{}
 	var all []State
@@ -384,6 +388,8 @@ func (r *Runner) summary(site *Site, svc *Service, states []checkState, cleanupE
 		res.Detail += "; " + strings.Join(cleanupErrs, "; ")
 	}
 	res.Detail = OneLine(res.Detail)
+	raw := res.State // without a policy the raw worst is the summary
+	res.RawState = &raw
 	return res
 }
 

@@ -28,6 +28,7 @@ const (
 	CheckDuration       = "gridprobe_check_duration_seconds"
 	CheckLastRun        = "gridprobe_check_last_run_timestamp_seconds"
 	CheckLastChange     = "gridprobe_check_last_change_timestamp_seconds"
+	CheckRawState       = "gridprobe_check_raw_state"
 	RoundDuration       = "gridprobe_round_duration_seconds"
 	RoundLast           = "gridprobe_round_last_timestamp_seconds"
 	RoundRunning        = "gridprobe_round_running"

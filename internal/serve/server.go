@@ -32,6 +32,7 @@ import (
 
 	"github.com/gridprobe/gridprobe/internal/config"
 	"github.com/gridprobe/gridprobe/internal/cred"
+	"github.com/gridprobe/gridprobe/internal/engine"
 	"github.com/gridprobe/gridprobe/internal/metrics"
 )
 
@@ -61,6 +62,9 @@ type Options struct {
 	Log *slog.Logger
 	// Now is the clock (tests); time.Now when nil.
 	Now func() time.Time
+	// Publish, when set, gets the results of every scheduled run (not of
+	// /probe runs) when the run ends; it must not block (publish.Publisher).
+	Publish func([]engine.Result)
 }
 
 // Server schedules the checks and serves their results.

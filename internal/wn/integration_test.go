@@ -3,7 +3,6 @@ package wn
 import (
 	"bytes"
 	"context"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,10 +14,12 @@ import (
 	"github.com/gridprobe/gridprobe/internal/config"
 	"github.com/gridprobe/gridprobe/internal/cred"
 	"github.com/gridprobe/gridprobe/internal/engine"
-	"github.com/gridprobe/gridprobe/internal/leftovers"
+	"github.com/gridprobe/gridprobe/internal/plan"
 	"github.com/gridprobe/gridprobe/internal/testbedenv"
 	"github.com/gridprobe/gridprobe/internal/wnline"
+	"github.com/gridprobe/gridprobe/probes/ce"
 	"github.com/gridprobe/gridprobe/probes/probe"
+	"github.com/gridprobe/gridprobe/probes/registry"
 )
 
 // Integration tests: the payload itself, run in this process on the probe
@@ -59,7 +60,7 @@ func newBed(t *testing.T) *wnBed {
 	for i := range wcfg.Sites[0].Services {
 		sv := &wcfg.Sites[0].Services[i]
 		tg := probe.Target{Config: wcfg, Site: &wcfg.Sites[0], Service: sv}
-		id, err := probe.ServiceRunID(b.runID, sv.Type+" "+sv.URL.String())
+		id, err := plan.ScratchID(b.runID, &wcfg.Sites[0], sv)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -178,30 +179,25 @@ func want(t *testing.T, rep *wnline.Report, id string, st engine.State, substr .
 // scratchGone: the job left nothing in its scratch areas.
 func (b *wnBed) scratchGone(t *testing.T) {
 	t.Helper()
-	ca, err := cred.LoadCAPool(b.env["X509_CERT_DIR"])
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := cred.LoadProxy(b.env["X509_USER_PROXY"])
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, sv := range b.cfg.Sites[0].Services {
-		if sv.Type != config.TypeWebDAV {
+	creds := probe.NewCredentials(config.Credentials{X509: config.X509{Proxy: b.env["X509_USER_PROXY"], CADir: b.env["X509_CERT_DIR"]}}, nil)
+	site := &b.cfg.Sites[0]
+	for i := range site.Services {
+		sv := &site.Services[i]
+		if sv.Type != "webdav" {
 			continue // one listing shows the whole namespace (both protocols serve one tree)
 		}
-		hc := &http.Client{Transport: &http.Transport{TLSClientConfig: ca.TLSConfig(sv.URL.Host, &p.Cert)}}
-		st, err := leftovers.NewWebDAV(sv.URL.Scheme+"://"+sv.URL.Host, hc)
+		st, closeFn, err := registry.OpenStore(t.Context(), probe.Target{Config: b.cfg, Site: site, Service: sv, Creds: creds})
 		if err != nil {
 			t.Fatal(err)
 		}
 		ents, err := st.List(t.Context(), sv.WriteDir)
+		closeFn()
 		if err != nil {
 			t.Fatal(err)
 		}
 		var mine []string
-		for _, s := range b.cfg.Sites[0].Services {
-			id, err := probe.ServiceRunID(b.runID, s.Type+" "+s.URL.String())
+		for j := range site.Services {
+			id, err := plan.ScratchID(b.runID, site, &site.Services[j])
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -212,6 +208,21 @@ func (b *wnBed) scratchGone(t *testing.T) {
 				t.Errorf("scratch area %s/%s left behind", sv.WriteDir, e.Name)
 			}
 		}
+	}
+}
+
+// TestScratchIDsAgree: the scratch areas a CE grants its job's token are
+// the ones the payload writes to.
+func TestScratchIDsAgree(t *testing.T) {
+	cfg, err := config.Parse("s.yaml", []byte("vo: testvo\nsites:\n  - name: T2_X\n    services:\n      - {type: webdav, url: \"https://se:443\"}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := engine.NewRunID()
+	a, err1 := plan.ScratchID(run, &cfg.Sites[0], &cfg.Sites[0].Services[0])
+	b, err2 := ce.ScratchID(run, &cfg.Sites[0], &cfg.Sites[0].Services[0])
+	if err1 != nil || err2 != nil || a != b {
+		t.Errorf("plan.ScratchID %s %v, ce.ScratchID %s %v", a, err1, b, err2)
 	}
 }
 
@@ -227,7 +238,7 @@ func TestIntegrationPayloadAllOK(t *testing.T) {
 	want(t, rep, wnline.Network, engine.OK, "webdav localhost:18443 reachable", "xrootd localhost:11094 reachable")
 	want(t, rep, wnline.Credentials, engine.OK, "token via BEARER_TOKEN_FILE", "iss="+b.env["GRIDPROBE_ISSUER"], "vs iat", "proxy VO testvo")
 	want(t, rep, wnline.TokenLifetime, engine.OK, "token lifetime left when the job started (wn_min_token_lifetime 10m)", "left at job end", "not refreshed")
-	want(t, rep, wnline.TknRead, engine.OK, "webdav OK", "xrootd OK", "adler32")
+	want(t, rep, wnline.TknRead, engine.OK, "webdav OK, xrootd OK")
 	want(t, rep, wnline.TknWrite, engine.OK, "webdav OK", "xrootd OK", "deleted")
 	want(t, rep, wnline.CrtRead, engine.OK, "webdav OK", "xrootd OK")
 	want(t, rep, wnline.CrtWrite, engine.OK, "webdav OK", "xrootd OK")

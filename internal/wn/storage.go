@@ -83,7 +83,7 @@ func (r *storageRun) unusable(t probe.Target, sv *config.Service, c wnline.Check
 	if isRead {
 		want = []probe.StorageScope{probe.Read(sv.ReadFile.Path)}
 	} else {
-		runID, err := probe.ServiceRunID(r.runID, sv.Type+" "+sv.URL.String())
+		runID, err := plan.ScratchID(r.runID, r.site, sv)
 		if err != nil {
 			return err.Error()
 		}
@@ -173,16 +173,19 @@ func outcome(parts []part) engine.Outcome {
 	}
 	sorted := slices.Clone(parts)
 	slices.SortStableFunc(sorted, func(a, b part) int { return b.state.Severity() - a.state.Severity() })
+	// The verdict of every service first (the detail is cut at 256), then
+	// the details, failing services first, run ids shortened.
 	var o engine.Outcome
-	var texts []string
+	var verdicts, texts []string
 	for _, p := range sorted {
 		o.State = engine.Worst(o.State, p.state)
-		texts = append(texts, p.kind+" "+p.state.String()+": "+p.detail)
+		verdicts = append(verdicts, p.kind+" "+p.state.String())
+		texts = append(texts, p.kind+": "+runIDElem.ReplaceAllString(p.detail, "gp-…$1"))
 		if p.state != engine.OK {
 			o.Reproduce = append(o.Reproduce, p.repro...)
 		}
 		o.Perf = append(o.Perf, p.perf...)
 	}
-	o.Detail = strings.Join(texts, " | ")
+	o.Detail = strings.Join(verdicts, ", ") + " | " + strings.Join(texts, " | ")
 	return o
 }

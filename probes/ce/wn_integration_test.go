@@ -11,7 +11,6 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/gridprobe/gridprobe/internal/config"
 	"github.com/gridprobe/gridprobe/internal/cred"
 	"github.com/gridprobe/gridprobe/internal/engine"
 	"github.com/gridprobe/gridprobe/internal/testbedenv"
@@ -151,7 +150,7 @@ func TestIntegrationWNBrokenTokens(t *testing.T) {
 	}
 	var cases []*tc
 	for _, kind := range []string{"expired", "audience", "readonly"} {
-		for _, ce := range []string{config.TypeARCCE, config.TypeHTCondorCE} {
+		for _, ce := range []string{TypeARC, TypeHTCondor} {
 			cases = append(cases, &tc{kind: kind, ce: ce})
 		}
 	}
@@ -200,7 +199,7 @@ func TestIntegrationWNBrokenTokens(t *testing.T) {
 // the CE check's cleanup finds the job's scratch areas already removed.
 func TestIntegrationWNHeldJob(t *testing.T) {
 	env := cetestbed(t)
-	r := runCE(t, env, ceScenario{kind: config.TypeHTCondorCE, job: jobSpec{holdOnExit: true}, checks: wnIDs()})
+	r := runCE(t, env, ceScenario{kind: TypeHTCondor, job: jobSpec{holdOnExit: true}, checks: wnIDs()})
 	r.want(t, IDTknSubmit, engine.Critical, "HELD on schedd localhost", "gridprobe-never-written")
 	for _, id := range wnIDs() {
 		r.want(t, id, engine.Unknown, "prerequisite 14tkn-submit failed: job", "HELD on schedd localhost")

@@ -14,6 +14,10 @@ import (
 	"github.com/gridprobe/gridprobe/internal/engine"
 	"github.com/gridprobe/gridprobe/internal/wnline"
 	"github.com/gridprobe/gridprobe/probes/probe"
+	// The storage types the test job checks (probes/all would import this
+	// package again).
+	_ "github.com/gridprobe/gridprobe/probes/webdav"
+	_ "github.com/gridprobe/gridprobe/probes/xrootd"
 )
 
 // wnOut is a job stdout as the launcher frames probe wn's lines.

@@ -72,6 +72,13 @@ func (p *wnPayload) files(launcher string) []inputFile {
 	return fs
 }
 
+// ScratchID is the scratch area id of a storage service in the job's run
+// (runID), as the payload derives it: plan.ScratchID, which this package
+// cannot import (plan links every probe). internal/wn tests they agree.
+func ScratchID(runID string, cs *config.Site, sv *config.Service) (string, error) {
+	return probe.ServiceRunID(runID, cs.Name+" "+sv.Type+" "+sv.URL.String())
+}
+
 // storageServices lists the site's storage services (what the job checks).
 func storageServices(site *config.Site) []*config.Service {
 	var out []*config.Service
@@ -116,7 +123,7 @@ func newWNPayload(ctx context.Context, t probe.Target, runID string, withProxy b
 			want = append(want, probe.Read(sv.ReadFile.Path))
 		}
 		if sv.WriteDir != "" {
-			id, err := probe.ServiceRunID(runID, sv.Type+" "+sv.URL.String())
+			id, err := ScratchID(runID, t.Site, sv)
 			if err != nil {
 				return nil, errNoWN{err.Error()}
 			}

@@ -4,17 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"path"
 	"strings"
 	"time"
 
-	"github.com/gridprobe/gridprobe/internal/config"
-	"github.com/gridprobe/gridprobe/internal/leftovers"
 	"github.com/gridprobe/gridprobe/probes/probe"
-	"github.com/gridprobe/gridprobe/probes/xrootd/secproto"
-	"github.com/gridprobe/gridprobe/probes/xrootd/xrd"
-	"github.com/gridprobe/gridprobe/probes/xrootd/ztn"
+	"github.com/gridprobe/gridprobe/probes/registry"
+	"github.com/gridprobe/gridprobe/probes/storage"
 )
 
 // The job cleans its own scratch areas (the SE checks' cleanups run inside
@@ -65,13 +61,11 @@ func cleanArea(ctx context.Context, t probe.Target, a scratchArea) (int, error) 
 	return n, err
 }
 
-func notFound(err error) bool {
-	return err != nil && (xrd.IsNotFound(err) || strings.Contains(err.Error(), "HTTP 404"))
-}
+func notFound(err error) bool { return storage.Is(err, storage.NotFound) }
 
 // removeTree removes dir and everything below it, deepest first, every
 // object through the scratch guard.
-func removeTree(ctx context.Context, st leftovers.Store, sc probe.Scratch, dir string, depth int, n *int) error {
+func removeTree(ctx context.Context, st storage.Store, sc probe.Scratch, dir string, depth int, n *int) error {
 	if depth > 4 {
 		return fmt.Errorf("%s: deeper than 4 levels; not removing", dir)
 	}
@@ -93,22 +87,33 @@ func removeTree(ctx context.Context, st leftovers.Store, sc probe.Scratch, dir s
 			}
 			continue
 		}
-		if err := sc.Delete(ctx, p, func(ctx context.Context, p string) error { return st.Remove(ctx, p, false) }); err != nil {
+		if err := sc.Delete(ctx, p, gone(st.Delete)); err != nil {
 			return err
 		}
 		*n++
 	}
-	if err := sc.Delete(ctx, dir, func(ctx context.Context, p string) error { return st.Remove(ctx, p, true) }); err != nil {
+	if err := sc.Delete(ctx, dir, gone(st.Rmdir)); err != nil {
 		return err
 	}
 	*n++
 	return nil
 }
 
-// openStore opens the area's storage service with a token narrowed to the
-// area (storage.read to list, storage.modify to delete).
-func openStore(ctx context.Context, t probe.Target, a scratchArea) (leftovers.Store, func(), error) {
-	st := probe.Target{Config: t.Config, Site: t.Site, Service: a.sv}
+// gone makes a removal of an object that is already gone a success.
+func gone(rm func(ctx context.Context, p string) error) func(ctx context.Context, p string) error {
+	return func(ctx context.Context, p string) error {
+		if err := rm(ctx, p); err != nil && !storage.Is(err, storage.NotFound) {
+			return err
+		}
+		return nil
+	}
+}
+
+// openStore opens the area's storage service, through the transport its
+// protocol registered (probes/registry), with a token narrowed to the area
+// (storage.read to list, storage.modify to delete).
+func openStore(ctx context.Context, t probe.Target, a scratchArea) (storage.Store, func(), error) {
+	st := probe.Target{Config: t.Config, Site: t.Site, Service: a.sv, Creds: t.Creds}
 	scopes, err := st.ScopeStrings(probe.Read(a.dir), probe.Modify(a.dir))
 	if err != nil {
 		return nil, nil, err
@@ -117,31 +122,18 @@ func openStore(ctx context.Context, t probe.Target, a scratchArea) (leftovers.St
 	if err != nil {
 		return nil, nil, err
 	}
-	ca, err := t.Creds.CA()
+	p, ok := registry.Lookup(a.sv.Type)
+	if !ok || p.Transport == nil {
+		return nil, nil, fmt.Errorf("service type %s has no storage transport", a.sv.Type)
+	}
+	tr, closeFn, err := p.Transport(st)
 	if err != nil {
 		return nil, nil, err
 	}
-	u := a.sv.URL
-	switch a.sv.Type {
-	case config.TypeWebDAV:
-		hc := &http.Client{Transport: &http.Transport{TLSClientConfig: ca.TLSConfig(u.Host, nil)}, Timeout: 30 * time.Second}
-		w, err := leftovers.NewWebDAV(u.Scheme+"://"+u.Host, hc)
-		if err != nil {
-			return nil, nil, err
-		}
-		w.Authorize = func(r *http.Request) { r.Header.Set("Authorization", "Bearer "+tok.Bearer()) }
-		return w, hc.CloseIdleConnections, nil
-	case config.TypeXRootD:
-		s, err := xrd.Dial(ctx, u.String(), xrd.Options{
-			TLSConfig: ca.TLSConfig(u.Hostname(), nil), RequireTLS: true,
-			Auth: func() []secproto.Authenticator {
-				return []secproto.Authenticator{ztn.New(func() (string, error) { return tok.Bearer(), nil })}
-			},
-		})
-		if err != nil {
-			return nil, nil, fmt.Errorf("token login: %w", err)
-		}
-		return leftovers.NewXRootD(s), func() { _ = s.Close() }, nil
+	store, err := tr.Token(ctx, tok)
+	if err != nil {
+		closeFn()
+		return nil, nil, err
 	}
-	return nil, nil, fmt.Errorf("no store for service type %s", a.sv.Type)
+	return store, closeFn, nil
 }
