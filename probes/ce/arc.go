@@ -272,21 +272,7 @@ func (s *arcSvc) submit(ctx context.Context, env *engine.Env, kind string) engin
 	}
 	id := it.ID
 	env.Logf("submitted ARC job %s", id)
-	// The job is removed whatever happens next, with a fresh credential
-	// (the check's token may have expired by then).
-	env.Cleanup("remove ARC job "+id, func(cctx context.Context) error {
-		defer c.close()
-		cc := c
-		if kind == engine.CredToken {
-			fresh, _, err := s.client(cctx, kind, SubmitScopes...)
-			if err != nil {
-				return fmt.Errorf("no token to remove job %s: %w", id, err)
-			}
-			defer fresh.close()
-			cc = fresh
-		}
-		return cc.remove(cctx, id)
-	})
+	s.removeLater(env, c, kind, id)
 
 	if pl != nil {
 		s.wn.setJob(id, s.reproWN(js, pl))
@@ -337,6 +323,24 @@ func (s *arcSvc) submit(ctx context.Context, env *engine.Env, kind string) engin
 		id, took.Round(time.Second), trail, len(out), strings.Count(string(out), "\n"), orDash(s.queue), credShort(kind, tok), wnNote)
 	o.Perf = perf
 	return o
+}
+
+// removeLater registers the job's removal: whatever happens next, with a
+// fresh credential (the check's token may have expired by then).
+func (s *arcSvc) removeLater(env *engine.Env, c *arcClient, kind, id string) {
+	env.Cleanup("remove ARC job "+id, func(cctx context.Context) error {
+		defer c.close()
+		cc := c
+		if kind == engine.CredToken {
+			fresh, _, err := s.client(cctx, kind, SubmitScopes...)
+			if err != nil {
+				return fmt.Errorf("no token to remove job %s: %w", id, err)
+			}
+			defer fresh.close()
+			cc = fresh
+		}
+		return cc.remove(cctx, id)
+	})
 }
 
 // follow polls the live state (diagnose/status: action=status lags behind by

@@ -182,16 +182,8 @@ func (s *condorSvc) submit(ctx context.Context, env *engine.Env) engine.Outcome 
 	marker := newMarker(env.RunID, env.Check)
 	name := jobName(env.RunID, env.Check)
 	js, pl := s.wn.prepare(ctx, env, s.t, s.job, s.wnProxy)
-	if err := os.WriteFile(filepath.Join(dir, "gridprobe-job.sh"), []byte("#!/bin/sh\n"+js.script(marker)+"\n"), 0o755); err != nil {
-		return engine.Unknownf("job script: %v", err)
-	}
-	if pl != nil {
-		if err := writeInputs(dir, pl.files(js.launcher(marker))); err != nil {
-			return engine.Unknownf("job input files: %v", err)
-		}
-	}
-	if err := os.WriteFile(filepath.Join(dir, "gridprobe.sub"), []byte(js.condorSubmit(name, s.t.Service.Queue)), 0o644); err != nil {
-		return engine.Unknownf("submit file: %v", err)
+	if err := s.writeJob(dir, js, pl, marker, name); err != nil {
+		return engine.Unknownf("%v", err)
 	}
 	start := time.Now()
 	r := tools.run(ctx, tok, dir, "condor_submit", "-pool", s.pool, "-addr", sd.Addr, "-spool", "gridprobe.sub")
@@ -214,44 +206,9 @@ func (s *condorSvc) submit(ctx context.Context, env *engine.Env) engine.Outcome 
 	})
 
 	var trail stateTrail
-	var last map[string]string
-	wait := 500 * time.Millisecond
-	for done := false; !done; {
-		select {
-		case <-ctx.Done():
-			return engine.Critf("job %s on schedd %s not finished after %s (states %s)", cluster, sd.Name, time.Since(start).Round(time.Second), trail)
-		case <-time.After(wait):
-		}
-		wait = pollInterval
-		q, err := s.query(ctx, tools, tok, sd, cluster)
-		if err != nil {
-			env.Logf("condor_q: %v", err)
-			continue
-		}
-		if q == nil {
-			return engine.Critf("job %s left the queue of schedd %s before its output was fetched (states %s)", cluster, sd.Name, trail)
-		}
-		last = q
-		st := condorStates[q["JobStatus"]]
-		switch q["JobStatus"] {
-		case "5":
-			if q["HoldReasonCode"] == "16" {
-				st = "Spooling"
-				break
-			}
-			trail.add(st)
-			return engine.Critf("job %s HELD on schedd %s: %s (hold code %s/%s; states %s)", cluster, sd.Name,
-				orDash(q["HoldReason"]), q["HoldReasonCode"], q["HoldReasonSubCode"], trail)
-		case "3":
-			trail.add(st)
-			return engine.Critf("job %s removed on schedd %s: %s (states %s)", cluster, sd.Name, orDash(q["RemoveReason"]), trail)
-		case "4":
-			done = true
-		}
-		if st == "" {
-			st = "JobStatus " + q["JobStatus"]
-		}
-		trail.add(st)
+	last, bad := s.waitCompleted(ctx, env, tools, tok, sd, cluster, start, &trail)
+	if bad != nil {
+		return *bad
 	}
 	took := time.Since(start)
 	perf := []engine.Perf{{Label: "job_time", Value: took.Seconds(), Unit: "s"}}
@@ -291,6 +248,74 @@ func (s *condorSvc) submit(ctx context.Context, env *engine.Env) engine.Outcome 
 		cluster, took.Round(time.Second), trail, len(out), strings.Count(string(out), "\n"), owner, sd.Name, wnNote)
 	o.Perf = perf
 	return o
+}
+
+// writeJob writes the job's script, input files and submit description
+// into the (private, temporary) submit directory.
+func (s *condorSvc) writeJob(dir string, js jobSpec, pl *wnPayload, marker, name string) error {
+	if err := os.WriteFile(filepath.Join(dir, "gridprobe-job.sh"), []byte("#!/bin/sh\n"+js.script(marker)+"\n"), 0o755); err != nil {
+		return fmt.Errorf("job script: %w", err)
+	}
+	if pl != nil {
+		if err := writeInputs(dir, pl.files(js.launcher(marker))); err != nil {
+			return fmt.Errorf("job input files: %w", err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(dir, "gridprobe.sub"), []byte(js.condorSubmit(name, s.t.Service.Queue)), 0o644); err != nil {
+		return fmt.Errorf("submit file: %w", err)
+	}
+	return nil
+}
+
+// waitCompleted follows the job until it completed (its last state
+// attributes) or returns why it will not (held, removed, gone, timeout).
+func (s *condorSvc) waitCompleted(ctx context.Context, env *engine.Env, tools *condorTools, tok *cred.Token, sd schedd,
+	cluster string, start time.Time, trail *stateTrail) (map[string]string, *engine.Outcome) {
+	var last map[string]string
+	wait := 500 * time.Millisecond
+	for done := false; !done; {
+		select {
+		case <-ctx.Done():
+			return nil, critf("job %s on schedd %s not finished after %s (states %s)", cluster, sd.Name, time.Since(start).Round(time.Second), trail)
+		case <-time.After(wait):
+		}
+		wait = pollInterval
+		q, err := s.query(ctx, tools, tok, sd, cluster)
+		if err != nil {
+			env.Logf("condor_q: %v", err)
+			continue
+		}
+		if q == nil {
+			return nil, critf("job %s left the queue of schedd %s before its output was fetched (states %s)", cluster, sd.Name, trail)
+		}
+		last = q
+		st := condorStates[q["JobStatus"]]
+		switch q["JobStatus"] {
+		case "5":
+			if q["HoldReasonCode"] == "16" {
+				st = "Spooling"
+				break
+			}
+			trail.add(st)
+			return nil, critf("job %s HELD on schedd %s: %s (hold code %s/%s; states %s)", cluster, sd.Name,
+				orDash(q["HoldReason"]), q["HoldReasonCode"], q["HoldReasonSubCode"], trail)
+		case "3":
+			trail.add(st)
+			return nil, critf("job %s removed on schedd %s: %s (states %s)", cluster, sd.Name, orDash(q["RemoveReason"]), trail)
+		case "4":
+			done = true
+		}
+		if st == "" {
+			st = "JobStatus " + q["JobStatus"]
+		}
+		trail.add(st)
+	}
+	return last, nil
+}
+
+func critf(format string, a ...any) *engine.Outcome {
+	o := engine.Critf(format, a...)
+	return &o
 }
 
 var queryAttrs = []string{"JobStatus", "HoldReasonCode", "HoldReasonSubCode", "ExitCode", "ExitBySignal", "ExitSignal", "Owner", "HoldReason", "RemoveReason"}
