@@ -254,7 +254,9 @@ func (c *issuerClient) timeoutText() string {
 // client_secret_post, else none for a public client.
 func (c *issuerClient) chooseMethod(m *Metadata) (string, error) {
 	adv := m.AuthMethods
-	ok := func(method string) bool { return len(adv) == 0 && method == AuthSecretBasic || slices.Contains(adv, method) }
+	ok := func(method string) bool {
+		return len(adv) == 0 && method == AuthSecretBasic || slices.Contains(adv, method)
+	}
 	switch {
 	case c.auth.KeyFile != "":
 		if len(adv) > 0 && !slices.Contains(adv, AuthPrivateKeyJWT) {
