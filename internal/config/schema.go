@@ -17,19 +17,21 @@ var (
 	defaultsKeys    = []string{"timeout", "budget", "concurrency", "cert_expiry_warning", "storage_interval", "ce_interval"}
 	credentialsKeys = []string{"x509", "token"}
 	x509Keys        = []string{"proxy", "foreign_proxy", "novoms_proxy", "ca_dir", "voms_dir"}
-	tokenKeys       = []string{"issuer", "client_id", "client_secret_file", "file", "ca_file"}
-	siteKeys        = []string{"name", "vo", "budget", "services"}
-	serviceKeys     = []string{"type", "url", "name", "vo", "scope_base", "read_file", "write_dir", "foreign_file",
-		"federation", "queue", "audience", "timeout", "skip", "interval"}
+	tokenKeys       = []string{"issuer", "client_id", "client_secret_file", "file", "ca_file",
+		"refresh_token_file", "client_key_file", "issuer_url"}
+	siteKeys    = []string{"name", "vo", "budget", "services"}
+	serviceKeys = []string{"type", "url", "name", "vo", "scope_base", "read_file", "write_dir", "foreign_file",
+		"federation", "queue", "audience", "timeout", "skip", "interval", "issuer", "scope"}
 	fileRefKeys = []string{"path", "adler32", "size"}
 
-	types        = []string{TypeWebDAV, TypeXRootD, TypeARCCE, TypeHTCondorCE}
+	types        = []string{TypeWebDAV, TypeXRootD, TypeARCCE, TypeHTCondorCE, TypeIssuer}
 	storageOnly  = []string{"scope_base", "read_file", "write_dir", "foreign_file"}
 	serviceKinds = map[string]string{
 		TypeWebDAV:     "SE-WebDAV",
 		TypeXRootD:     "SE-XRootD",
 		TypeARCCE:      "CE-ARC",
 		TypeHTCondorCE: "CE-HTCondor",
+		TypeIssuer:     "Token-Issuer",
 	}
 )
 
@@ -189,6 +191,7 @@ func (d *decoder) credentials(n *yaml.Node, cr *Credentials) {
 	var fileNode *yaml.Node
 	tok.File, fileNode = d.str(t, "file", "file")
 	tok.CAFile, _ = d.str(t, "ca_file", "ca_file")
+	secretOptional := d.tokenMore(t, tok, issuer, issuerOK)
 
 	if issuer == "" && issuerOK {
 		for _, k := range []struct {
@@ -209,7 +212,7 @@ func (d *decoder) credentials(n *yaml.Node, cr *Credentials) {
 		val  string
 		node *yaml.Node
 		ok   bool
-	}{{"client_id", id, idNode, idOK}, {"client_secret_file", secret, secretNode, secretOK}} {
+	}{{"client_id", id, idNode, idOK}, {"client_secret_file", secret, secretNode, secretOK && !secretOptional}} {
 		switch {
 		case !k.ok:
 		case k.node == nil:
@@ -385,6 +388,7 @@ func (d *decoder) service(n *yaml.Node, site *Site, c *Config, prefixSet bool) (
 	}
 	d.duration(f, "interval", &svc.Interval, false)
 	svc.Skip = d.skip(f)
+	d.issuerService(f, &svc, c)
 	return svc, sn, len(d.errs) == errsBefore
 }
 
@@ -401,6 +405,8 @@ func (d *decoder) serviceURL(typ, raw string, n *yaml.Node) *url.URL {
 		u = d.url("url", raw, n, []string{"root", "roots"}, "root or roots", "type xrootd")
 	case TypeARCCE:
 		u = d.url("url", raw, n, []string{"https"}, "https", "type arc-ce")
+	case TypeIssuer:
+		u = d.url("url", raw, n, []string{"https"}, "https", "type issuer")
 	case TypeHTCondorCE:
 		u = d.url("url", raw, n, []string{"condor"}, "condor (condor://host:port)", "type htcondor-ce")
 		if u != nil && u.Port() == "" {
