@@ -13,7 +13,7 @@ import (
 	"github.com/gridprobe/gridprobe/internal/engine"
 	"github.com/gridprobe/gridprobe/internal/plan"
 	"github.com/gridprobe/gridprobe/internal/report"
-	"github.com/gridprobe/gridprobe/internal/round"
+	"github.com/gridprobe/gridprobe/internal/tokensource"
 	"github.com/gridprobe/gridprobe/probes/probe"
 )
 
@@ -47,14 +47,14 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 3
 	}
 	runID := engine.NewRunID()
-	tokens, tokErr := round.TokenSource(cfg.Credentials.Token)
+	tokens, tokErr := tokensource.New(cfg.Credentials.Token)
 	if tokErr != nil && *debug {
 		fmt.Fprintf(stderr, "probe run: tokens: %v\n", cred.Redact(tokErr.Error()))
 	}
 	if c, ok := tokens.(io.Closer); ok {
 		defer c.Close() // the issuer's idle connections end with the round
 	}
-	creds := probe.NewCredentials(cfg.Credentials, tokens)
+	creds := probe.NewCredentials(cfg.Credentials, cred.NewRound(tokens)) // the round's breaker
 	engineSites, err := plan.Build(cfg, plan.Options{Sites: sites, Services: services, Checks: checks, RunID: runID, Creds: creds})
 	if err != nil {
 		fmt.Fprintf(stderr, "probe run: %v\n", err)

@@ -40,9 +40,22 @@ type Service struct {
 	// Close, when set, is called once after the service's checks and
 	// cleanups (to close pooled connections).
 	Close func()
+	// Party is whose service this is, when not a site's: a central
+	// service's row (the token issuer) carries its own failures as
+	// PartyCentral, and its summary is WARNING/CRITICAL for them. Empty:
+	// PartySite.
+	Party Party
 
 	// partial: only some checks were selected (Select); no 99summary then.
 	partial bool
+}
+
+// own is the party of the service's own failures.
+func (s *Service) own() Party {
+	if s.Party == "" {
+		return PartySite
+	}
+	return s.Party
 }
 
 // Site is one site: its services run one after the other within Budget.

@@ -145,3 +145,27 @@ func TestPartyInJSON(t *testing.T) {
 		t.Fatalf("JSON: want party only on the non-OK result: %s", s)
 	}
 }
+
+// A central service's own row (the token issuer): its failures are its
+// own (party central) and make its summary CRITICAL.
+func TestCentralServiceRow(t *testing.T) {
+	s := site("CENTRAL",
+		Check{ID: "1connection", Run: crit},
+		Check{ID: "3discovery", Requires: []string{"1connection"}, Run: ok},
+		Check{ID: "5token", Run: out(Unknownf("no client credentials configured"))},
+	)
+	s.Services[0].Party = PartyCentral
+	res := (&Runner{}).Run(context.Background(), []*Site{s})
+	m := byCheck(res)
+	if r := m["CENTRAL/1connection"]; r.Party != PartyCentral {
+		t.Errorf("1connection party %q", r.Party)
+	}
+	if r := m["CENTRAL/3discovery"]; r.State != Unknown || r.Party != PartyCentral {
+		t.Errorf("3discovery %s %q", r.State, r.Party)
+	}
+	sum := res[len(res)-1]
+	want := "3 of 3 checks not OK; CRITICAL: 1connection; UNKNOWN: 3discovery; not the central service's fault: probe: 5token"
+	if sum.State != Critical || sum.Party != PartyCentral || sum.Detail != want {
+		t.Errorf("summary %s %q %q", sum.State, sum.Party, sum.Detail)
+	}
+}

@@ -206,7 +206,7 @@ func (r *Runner) runCheck(roundCtx, siteCtx context.Context, site *Site, svc *Se
 	}()
 
 	if failed := failedPrerequisites(c.Requires, states); len(failed) > 0 {
-		res.State, res.Party = Unknown, prerequisiteParty(failed)
+		res.State, res.Party = Unknown, prerequisiteParty(failed, svc.own())
 		ids := make([]string, len(failed))
 		for i, f := range failed {
 			ids[i] = f.id
@@ -219,7 +219,7 @@ func (r *Runner) runCheck(roundCtx, siteCtx context.Context, site *Site, svc *Se
 		return res
 	}
 	if err := siteCtx.Err(); err != nil {
-		res.State, res.Party = Unknown, PartySite
+		res.State, res.Party = Unknown, svc.own()
 		if roundCtx.Err() != nil {
 			res.Party, res.Detail = PartyProbe, "not run: round cancelled"
 		} else {
@@ -280,6 +280,9 @@ func (r *Runner) runCheck(roundCtx, siteCtx context.Context, site *Site, svc *Se
 	if res.Party == "" || res.State == OK {
 		res.Party = defaultParty(res.State)
 	}
+	if res.Party == PartySite {
+		res.Party = svc.own()
+	}
 	r.logf("%s %s %s: %s - %s (%s)", site.Name, svc.Name, c.ID, res.State, res.Detail, res.Duration.Round(time.Millisecond))
 	return res
 }
@@ -328,14 +331,14 @@ func failedPrerequisites(requires []string, states map[string]checkState) []chec
 // prerequisiteParty is the party of a check skipped for failed
 // prerequisites: the site's if any of them failed for the site, else a
 // central service's if any failed for one, else the probe's.
-func prerequisiteParty(failed []checkState) Party {
+func prerequisiteParty(failed []checkState, own Party) Party {
 	p := PartyProbe
 	for _, f := range failed {
 		switch f.party {
-		case PartySite, "":
-			return PartySite
-		case PartyCentral:
-			p = PartyCentral
+		case own, "":
+			return own
+		case PartyCentral, PartySite:
+			p = f.party
 		}
 	}
 	return p
@@ -387,6 +390,7 @@ func safeCleanup(ctx context.Context, fn func(context.Context) error) (err error
 // names those checks by party. A failed cleanup makes it at least WARNING.
 func (r *Runner) summary(site *Site, svc *Service, states []checkState, cleanupErrs []string, now time.Time) Result {
 	res := r.result(site, svc, SummaryID, CredNone, now)
+	own := svc.own()
 	byState := map[State][]string{}
 	byParty := map[Party][]string{}
 	var siteStates []State
@@ -394,7 +398,7 @@ func (r *Runner) summary(site *Site, svc *Service, states []checkState, cleanupE
 	for _, s := range states {
 		switch {
 		case s.state == OK:
-		case s.party == PartyCentral || s.party == PartyProbe:
+		case s.party != own && s.party != "":
 			byParty[s.party] = append(byParty[s.party], s.id)
 			notOK++
 		default:
@@ -410,7 +414,7 @@ func (r *Runner) summary(site *Site, svc *Service, states []checkState, cleanupE
 	if len(cleanupErrs) > 0 {
 		res.State = Worst(res.State, Warning)
 	}
-	res.Party = summaryParty(res.State, siteStates, byParty)
+	res.Party = summaryParty(res.State, own, siteStates, byParty)
 	var parts []string
 	for _, st := range []State{Critical, Unknown, Warning} { // most severe first
 		if ids := byState[st]; len(ids) > 0 {
@@ -419,12 +423,12 @@ func (r *Runner) summary(site *Site, svc *Service, states []checkState, cleanupE
 	}
 	if len(byParty) > 0 {
 		var other []string
-		for _, p := range []Party{PartyCentral, PartyProbe} {
+		for _, p := range []Party{PartySite, PartyCentral, PartyProbe} {
 			if ids := byParty[p]; len(ids) > 0 {
 				other = append(other, fmt.Sprintf("%s: %s", partyWords[p], strings.Join(ids, ", ")))
 			}
 		}
-		parts = append(parts, "not the site's fault: "+strings.Join(other, "; "))
+		parts = append(parts, fmt.Sprintf("not the %s's fault: %s", partyWords[own], strings.Join(other, "; ")))
 	}
 	switch {
 	case len(states) == 0:
@@ -442,19 +446,21 @@ func (r *Runner) summary(site *Site, svc *Service, states []checkState, cleanupE
 }
 
 // partyWords name the parties in a summary detail.
-var partyWords = map[Party]string{PartyCentral: "central service", PartyProbe: "probe"}
+var partyWords = map[Party]string{PartySite: "site", PartyCentral: "central service", PartyProbe: "probe"}
 
 // summaryParty: the site's when a site failure decides the state (or a
 // cleanup failed), else a central service's when one failed, else the
 // probe's.
-func summaryParty(st State, siteStates []State, byParty map[Party][]string) Party {
+func summaryParty(st State, own Party, siteStates []State, byParty map[Party][]string) Party {
 	switch {
 	case st == OK:
 		return ""
 	case Worst(siteStates...) == st || st == Warning:
-		return PartySite
+		return own
 	case len(byParty[PartyCentral]) > 0:
 		return PartyCentral
+	case len(byParty[PartySite]) > 0:
+		return PartySite
 	default:
 		return PartyProbe
 	}

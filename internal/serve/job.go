@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/gridprobe/gridprobe/internal/config"
+	"github.com/gridprobe/gridprobe/internal/cred"
 	"github.com/gridprobe/gridprobe/internal/engine"
 	"github.com/gridprobe/gridprobe/internal/metrics"
 	"github.com/gridprobe/gridprobe/internal/plan"
@@ -151,7 +152,7 @@ func (s *Server) execute(ctx context.Context, cancel context.CancelFunc, j *job,
 	}
 	r.log.Logf("run %s of %s %s (%s) started by %s", r.id, cs.Name, sv.Name, sv.RawURL, r.trigger)
 
-	creds := probe.NewCredentials(cfg.Credentials, tokens)
+	creds := probe.NewCredentials(cfg.Credentials, cred.NewRound(tokens)) // this round's issuer breaker
 	var results []engine.Result
 	svc, err := plan.BuildService(cfg, cs, sv, plan.Options{RunID: r.id, Creds: creds, Checks: r.sel.checks})
 	if err != nil {
