@@ -71,7 +71,7 @@ const maxIssuerBody = 1 << 20
 
 // ReadMetadata reads one discovery document at docURL and checks it names
 // issuer and an https token endpoint. Every error is an *IssuerFailure
-// (stage "discovery"); an HTTP 404 also matches errNoDocument.
+// (stage "discovery"); an HTTP 404 also matches ErrNoDiscoveryDocument.
 func ReadMetadata(ctx context.Context, hc *http.Client, docURL, issuer string) (*Metadata, error) {
 	fail := func(format string, a ...any) (*Metadata, error) {
 		return nil, issuerFailure(issuer, "discovery", true, "%s: "+format, append([]any{docURL}, a...)...)
@@ -92,7 +92,7 @@ func ReadMetadata(ctx context.Context, hc *http.Client, docURL, issuer string) (
 	}
 	switch {
 	case resp.StatusCode == http.StatusNotFound:
-		return fail("HTTP %s: %w", resp.Status, errNoDocument)
+		return fail("HTTP %s: %w", resp.Status, ErrNoDiscoveryDocument)
 	case resp.StatusCode != http.StatusOK:
 		return fail("HTTP %s", resp.Status)
 	}
@@ -110,7 +110,9 @@ func ReadMetadata(ctx context.Context, hc *http.Client, docURL, issuer string) (
 	return &m, nil
 }
 
-var errNoDocument = errors.New("no discovery document")
+// ErrNoDiscoveryDocument is matched by ReadMetadata's error when the
+// document is not there (HTTP 404).
+var ErrNoDiscoveryDocument = errors.New("no discovery document")
 
 // FetchMetadata reads the issuer's discovery document from base (its URL,
 // or where it is reached instead): openid-configuration, or, when that is
@@ -119,7 +121,7 @@ func FetchMetadata(ctx context.Context, hc *http.Client, base, issuer string) (*
 	docs := WellKnownURLs(base)
 	for _, doc := range docs {
 		m, err := ReadMetadata(ctx, hc, doc, issuer)
-		if err == nil || !errors.Is(err, errNoDocument) {
+		if err == nil || !errors.Is(err, ErrNoDiscoveryDocument) {
 			return m, err
 		}
 	}

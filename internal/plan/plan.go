@@ -12,6 +12,7 @@ import (
 	"github.com/gridprobe/gridprobe/internal/config"
 	"github.com/gridprobe/gridprobe/internal/engine"
 	"github.com/gridprobe/gridprobe/probes/ce"
+	"github.com/gridprobe/gridprobe/probes/issuer"
 	"github.com/gridprobe/gridprobe/probes/probe"
 	"github.com/gridprobe/gridprobe/probes/webdav"
 	"github.com/gridprobe/gridprobe/probes/xrootd"
@@ -30,6 +31,7 @@ func init() {
 	register(config.TypeARCCE, ce.NewARC)
 	register(config.TypeHTCondorCE, ce.NewHTCondor)
 	register(config.TypeXRootD, xrootd.New)
+	register(config.TypeIssuer, issuer.New)
 	for _, typ := range []string{config.TypeWebDAV, config.TypeXRootD, config.TypeARCCE, config.TypeHTCondorCE} {
 		if _, ok := builders[typ]; !ok {
 			register(typ, connectionOnly(typ))
