@@ -3,6 +3,8 @@ package cred
 import (
 	"context"
 	"fmt"
+
+	"github.com/gridprobe/gridprobe/internal/checkctx"
 	"net/http"
 	"sync"
 	"time"
@@ -93,6 +95,7 @@ func (r *Round) Token(ctx context.Context, req TokenRequest) (*Token, error) {
 		if hasCache {
 			c.count(StatFailedFast)
 		}
+		checkctx.NoteCentral(ctx, trip)
 		return nil, &FailedFast{Err: trip, At: since}
 	}
 	r.mu.Unlock()

@@ -25,7 +25,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
-	"github.com/gridprobe/gridprobe/internal/deadline"
+	"github.com/gridprobe/gridprobe/internal/checkctx"
 )
 
 // fakeIssuer is an in-process OAuth2 issuer whose behaviour the tests
@@ -241,5 +241,5 @@ func (f *fakeIssuer) clientKey(t *testing.T, signer crypto.Signer) string {
 
 // checkCtx is a check's context as the engine makes it.
 func checkCtx(parent context.Context, d time.Duration) (context.Context, context.CancelFunc) {
-	return deadline.WithTimeout(parent, d)
+	return checkctx.WithTimeout(parent, d)
 }

@@ -12,7 +12,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/gridprobe/gridprobe/internal/deadline"
+	"github.com/gridprobe/gridprobe/internal/checkctx"
 )
 
 // RefreshMargin is how long before expiry a cached token is replaced.
@@ -52,7 +52,7 @@ type IssuerConfig struct {
 // (scopes, audience), cached until RefreshMargin before it expires, never
 // two requests at once for the same key, a request that outlives a caller
 // that gives up, and the caller's check deadline paused while it waits
-// (deadline.Pause: the wait for a token is not the site's time).
+// (checkctx.Pause: the wait for a token is not the site's time).
 type issued struct {
 	ic *issuerClient
 	// Timeout bounds discovery plus one token request (default
@@ -194,10 +194,13 @@ func (s *issued) Token(ctx context.Context, req TokenRequest) (*Token, error) {
 		}()
 	}
 	s.mu.Unlock()
-	resume := deadline.Pause(ctx)
+	resume := checkctx.Pause(ctx)
 	defer resume()
 	select {
 	case <-call.done:
+		if IsCentral(call.err) {
+			checkctx.NoteCentral(ctx, call.err)
+		}
 		return call.tok, call.err
 	case <-ctx.Done():
 		return nil, fmt.Errorf("waiting for a token from %s: %w", s.ic.issuer, ctx.Err())

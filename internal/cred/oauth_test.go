@@ -308,7 +308,7 @@ func waitFor(t *testing.T, cond func() bool) {
 }
 
 // The wait for the issuer does not use up a check's deadline
-// (deadline.Pause), but a cancelled round still ends it.
+// (checkctx.Pause), but a cancelled round still ends it.
 func TestTokenWaitPausesCheckDeadline(t *testing.T) {
 	f := newFakeIssuer(t)
 	f.set(func(f *fakeIssuer) {

@@ -3,11 +3,12 @@ package engine
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/gridprobe/gridprobe/internal/deadline"
+	"github.com/gridprobe/gridprobe/internal/checkctx"
 )
 
 func out(o Outcome) func(context.Context, *Env) Outcome {
@@ -90,11 +91,11 @@ func TestSummarySiteFailureWithCentral(t *testing.T) {
 	}
 }
 
-// The time a check spends waiting for a token (deadline.Pause) is not
+// The time a check spends waiting for a token (checkctx.Pause) is not
 // part of its timeout.
 func TestTokenWaitIsNotTheChecksTime(t *testing.T) {
 	waitThenWork := func(ctx context.Context, _ *Env) Outcome {
-		resume := deadline.Pause(ctx)
+		resume := checkctx.Pause(ctx)
 		time.Sleep(150 * time.Millisecond) // the issuer being slow
 		resume()
 		select {
@@ -167,5 +168,29 @@ func TestCentralServiceRow(t *testing.T) {
 	want := "3 of 3 checks not OK; CRITICAL: 1connection; UNKNOWN: 3discovery; not the central service's fault: probe: 5token"
 	if sum.State != Critical || sum.Party != PartyCentral || sum.Detail != want {
 		t.Errorf("summary %s %q %q", sum.State, sum.Party, sum.Detail)
+	}
+}
+
+// A check that says only UNKNOWN, after its token source noted that the
+// issuer failed, is blamed on the central service without saying so.
+func TestNotedCentralFailure(t *testing.T) {
+	m := byCheck((&Runner{}).Run(context.Background(), []*Site{site("A",
+		Check{ID: "14tkn-read", Run: func(ctx context.Context, _ *Env) Outcome {
+			checkctx.NoteCentral(ctx, errors.New("issuer down"))
+			return Unknownf("cannot get a storage.read token: issuer down")
+		}},
+		Check{ID: "16tkn-access", Timeout: -1, Run: func(ctx context.Context, _ *Env) Outcome {
+			checkctx.NoteCentral(ctx, errors.New("issuer down"))
+			return Unknownf("no token")
+		}},
+		Check{ID: "17tkn-write", Run: func(ctx context.Context, _ *Env) Outcome {
+			checkctx.NoteCentral(ctx, errors.New("issuer down"))
+			return Critf("accepted a forged token") // a site fault found anyway
+		}},
+	)}))
+	for id, want := range map[string]Party{"14tkn-read": PartyCentral, "16tkn-access": PartyCentral, "17tkn-write": PartySite} {
+		if got := m["A/"+id].Party; got != want {
+			t.Errorf("%s party %q, want %q", id, got, want)
+		}
 	}
 }

@@ -11,7 +11,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/gridprobe/gridprobe/internal/deadline"
+	"github.com/gridprobe/gridprobe/internal/checkctx"
 )
 
 // Runner runs sites concurrently and each site's services and checks in
@@ -232,12 +232,9 @@ func (r *Runner) runCheck(roundCtx, siteCtx context.Context, site *Site, svc *Se
 	if timeout <= 0 {
 		timeout = svc.Timeout
 	}
-	checkCtx, cancel := siteCtx, context.CancelFunc(func() {})
-	if timeout > 0 {
-		// Its clock stops while the check waits for a token from the
-		// issuer: the deadline covers the site's work (deadline.Pause).
-		checkCtx, cancel = deadline.WithTimeout(siteCtx, timeout)
-	}
+	// Its clock stops while the check waits for a token from the issuer:
+	// the deadline covers the site's work (checkctx.Pause).
+	checkCtx, cancel := checkctx.WithTimeout(siteCtx, timeout)
 	defer cancel()
 
 	env := &Env{RunID: r.RunID, Site: site.Name, Service: svc, Check: c.ID, cleanups: stack, log: r.Log}
@@ -268,6 +265,10 @@ func (r *Runner) runCheck(roundCtx, siteCtx context.Context, site *Site, svc *Se
 	}
 	res.Duration = r.now().Sub(start)
 	res.State, res.Party, res.Detail, res.Reproduce, res.Perf = o.State, o.Party, o.Detail, o.Reproduce, o.Perf
+	if res.Party == "" && res.State == Unknown && checkctx.Central(checkCtx) != nil {
+		// It could not decide because its credential's issuer failed.
+		res.Party = PartyCentral
+	}
 	if res.Detail == "" {
 		res.Detail = "no detail"
 	}

@@ -1,4 +1,4 @@
-package deadline
+package checkctx
 
 import (
 	"context"
@@ -129,4 +129,42 @@ func TestParentAlreadyDone(t *testing.T) {
 	defer cancel()
 	<-ctx.Done()
 	Pause(ctx)()
+}
+
+func TestNoDeadlineOfItsOwn(t *testing.T) {
+	parent, pcancel := context.WithTimeout(context.Background(), 40*time.Millisecond)
+	defer pcancel()
+	ctx, cancel := WithTimeout(parent, 0)
+	defer cancel()
+	pd, _ := parent.Deadline()
+	if d, ok := ctx.Deadline(); !ok || !d.Equal(pd) {
+		t.Fatalf("deadline %v %v, want the parent's %v", d, ok, pd)
+	}
+	Pause(ctx)()
+	<-ctx.Done()
+	if free, fcancel := WithTimeout(context.Background(), 0); free.Err() != nil {
+		t.Fatal("done at once")
+	} else {
+		fcancel()
+	}
+}
+
+func TestCentralNote(t *testing.T) {
+	ctx, cancel := WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	child, ccancel := context.WithCancel(ctx)
+	defer ccancel()
+	if Central(child) != nil {
+		t.Fatal("note before any")
+	}
+	first, second := errors.New("issuer down"), errors.New("later")
+	NoteCentral(child, first)
+	NoteCentral(ctx, second)
+	if Central(ctx) != first || Central(child) != first {
+		t.Errorf("note %v, want the first", Central(ctx))
+	}
+	NoteCentral(context.Background(), first) // no-op
+	if Central(context.Background()) != nil {
+		t.Error("note on a plain context")
+	}
 }

@@ -1,16 +1,24 @@
-// Package deadline gives a check a deadline that stops running while the
-// check waits for something that is not the site's work — a token from the
-// VO's issuer — so that a check's deadline covers the site's work, not the
-// wait for a token (DESIGN.md, "Who is to blame").
+// Package checkctx is what a running check's context carries besides
+// cancellation, between the engine that makes it and the credential
+// sources the check calls (DESIGN.md, "Who is to blame"):
+//
+//   - a deadline that stops running while the check waits for something
+//     that is not the site's work — a token from the VO's issuer — so that
+//     a check's deadline covers the site's work, not the wait for a token
+//     (Pause);
+//   - a note that a credential could not be had because a central service
+//     failed (NoteCentral), so the engine can blame an UNKNOWN on that
+//     service rather than on the probe without every probe saying so.
 //
 // The engine makes each check's context with WithTimeout; a token source
-// brackets its wait for the issuer with Pause. Pause on any other context is
-// a no-op, so code that never runs under the engine is unaffected.
+// brackets its wait for the issuer with Pause and notes a central failure.
+// Both are no-ops on any other context, so code that never runs under the
+// engine is unaffected.
 //
 // The standard library has no context whose deadline can move, hence this
 // small type; it implements the context package's AfterFunc hook so that
 // contexts derived from it need no goroutine each.
-package deadline
+package checkctx
 
 import (
 	"context"
@@ -35,18 +43,25 @@ type pausable struct {
 	funcs  map[int]func()
 	nextID int
 	stop   func() bool // stops the parent's AfterFunc
+	noDL   bool        // no deadline of its own (timeout ≤ 0)
+
+	central error // the first central failure noted
 }
 
 // WithTimeout returns a child of parent that is done d after now, plus
-// however long it spends paused (Pause), or when parent is done. Cancel
-// releases its timer; call it when the work is over.
+// however long it spends paused (Pause), or when parent is done; d ≤ 0
+// means no deadline of its own. Cancel releases its timer; call it when
+// the work is over.
 func WithTimeout(parent context.Context, d time.Duration) (context.Context, context.CancelFunc) {
-	p := &pausable{parent: parent, end: time.Now().Add(d), done: make(chan struct{}), funcs: map[int]func(){}}
+	p := &pausable{parent: parent, end: time.Now().Add(d), done: make(chan struct{}), funcs: map[int]func(){}, noDL: d <= 0}
 	if err := parent.Err(); err != nil {
 		p.finish(err)
 		return p, func() {}
 	}
 	p.mu.Lock()
+	if p.noDL {
+		d = 1<<63 - 1
+	}
 	p.timer = time.AfterFunc(d, p.expire)
 	p.stop = context.AfterFunc(parent, func() { p.finish(context.Cause(parent)) })
 	p.mu.Unlock()
@@ -81,7 +96,7 @@ func (p *pausable) resume() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.paused--
-	if p.paused > 0 || p.err != nil {
+	if p.paused > 0 || p.err != nil || p.noDL {
 		return
 	}
 	p.end = p.end.Add(time.Since(p.since))
@@ -92,7 +107,7 @@ func (p *pausable) resume() {
 // have stopped the clock, so it rechecks.
 func (p *pausable) expire() {
 	p.mu.Lock()
-	live := p.paused > 0 || time.Now().Before(p.end)
+	live := p.noDL || p.paused > 0 || time.Now().Before(p.end)
 	p.mu.Unlock()
 	if !live {
 		p.finish(context.DeadlineExceeded)
@@ -124,6 +139,9 @@ func (p *pausable) finish(err error) {
 // Deadline is the moved deadline (during a pause, as if it ended now), or
 // the parent's when that is earlier.
 func (p *pausable) Deadline() (time.Time, bool) {
+	if p.noDL {
+		return p.parent.Deadline()
+	}
 	p.mu.Lock()
 	d := p.end
 	if p.paused > 0 {
@@ -172,4 +190,30 @@ func (p *pausable) AfterFunc(f func()) func() bool {
 	}
 }
 
-func (p *pausable) String() string { return "deadline.WithTimeout" }
+func (p *pausable) String() string { return "checkctx.WithTimeout" }
+
+// NoteCentral records, in the check context ctx descends from, that a
+// credential could not be had because a central service (the token issuer)
+// failed, with that error. The first note is kept. No-op elsewhere.
+func NoteCentral(ctx context.Context, err error) {
+	p, ok := ctx.Value(pauseKey{}).(*pausable)
+	if !ok || err == nil {
+		return
+	}
+	p.mu.Lock()
+	if p.central == nil {
+		p.central = err
+	}
+	p.mu.Unlock()
+}
+
+// Central returns the central failure noted in ctx's check, or nil.
+func Central(ctx context.Context) error {
+	p, ok := ctx.Value(pauseKey{}).(*pausable)
+	if !ok {
+		return nil
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.central
+}
