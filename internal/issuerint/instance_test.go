@@ -169,3 +169,11 @@ func (in *instance) logged(s string) int {
 	b, _ := os.ReadFile(in.log)
 	return strings.Count(string(b), s)
 }
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if builtBin != "" {
+		os.RemoveAll(filepath.Dir(builtBin))
+	}
+	os.Exit(code)
+}
