@@ -40,6 +40,8 @@ var checkFamilies = []checkFamily{
 		func(e *Entry) (float64, bool) { return unixSeconds(e.LastChange), !e.LastChange.IsZero() }},
 	{CheckLastRun, "When the check's latest run started (Unix seconds).",
 		func(e *Entry) (float64, bool) { return unixSeconds(e.Start), !e.Start.IsZero() }},
+	{CheckParty, "Whose fault the check's latest non-OK result is: 0 none (OK), 1 the site, 2 a central service (the token issuer), 3 the probe (its credentials or config).",
+		func(e *Entry) (float64, bool) { return PartyValue(e.Party), true }},
 	{CheckState, "Nagios state of the check's latest run: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.",
 		func(e *Entry) (float64, bool) { return float64(e.State), true }},
 	{CheckSuccess, "1 if the check's latest run was OK or WARNING, else 0.",
