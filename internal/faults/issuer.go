@@ -237,4 +237,3 @@ func (f *IssuerFigures) Failures() []string {
 	}
 	return out
 }
-
