@@ -206,16 +206,7 @@ func (r *Runner) runCheck(roundCtx, siteCtx context.Context, site *Site, svc *Se
 	}()
 
 	if failed := failedPrerequisites(c.Requires, states); len(failed) > 0 {
-		res.State, res.Party = Unknown, prerequisiteParty(failed, svc.own())
-		ids := make([]string, len(failed))
-		for i, f := range failed {
-			ids[i] = f.id
-		}
-		if len(ids) == 1 {
-			res.Detail = "prerequisite " + ids[0] + " failed"
-		} else {
-			res.Detail = "prerequisites " + strings.Join(ids, ", ") + " failed"
-		}
+		res.State, res.Party, res.Detail = Unknown, prerequisiteParty(failed, svc.own()), prerequisiteDetail(failed)
 		return res
 	}
 	if err := siteCtx.Err(); err != nil {
@@ -265,27 +256,47 @@ func (r *Runner) runCheck(roundCtx, siteCtx context.Context, site *Site, svc *Se
 	}
 	res.Duration = r.now().Sub(start)
 	res.State, res.Party, res.Detail, res.Reproduce, res.Perf = o.State, o.Party, o.Detail, o.Reproduce, o.Perf
-	if res.Party == "" && res.State == Unknown && checkctx.Central(checkCtx) != nil {
-		// It could not decide because its credential's issuer failed.
-		res.Party = PartyCentral
-	}
 	if res.Detail == "" {
 		res.Detail = "no detail"
 	}
-	// A check that failed for a central service or the probe itself keeps
-	// its verdict even when it ran out of time: it never becomes the site's
-	// timeout.
+	blame(&res, checkCtx, svc.own(), func() (State, Party, string) {
+		return deadlineOutcome(roundCtx, siteCtx, site, timeout, res.Duration, res.Detail)
+	})
+	r.logf("%s %s %s: %s - %s (%s)", site.Name, svc.Name, c.ID, res.State, res.Detail, res.Duration.Round(time.Millisecond))
+	return res
+}
+
+// blame settles a finished check's party. An UNKNOWN whose credential's
+// issuer failed (checkctx.NoteCentral) is the central service's. A check
+// that failed for a central service or the probe keeps its verdict even
+// when it ran out of time; any other failure past its deadline becomes the
+// timeout (late). The rest take the default party, the service's own for
+// WARNING and CRITICAL.
+func blame(res *Result, checkCtx context.Context, own Party, late func() (State, Party, string)) {
+	if res.Party == "" && res.State == Unknown && checkctx.Central(checkCtx) != nil {
+		res.Party = PartyCentral
+	}
 	if timedOut(checkCtx) && res.State != OK && res.State != Warning && (res.Party == "" || res.Party == PartySite) {
-		res.State, res.Party, res.Detail = deadlineOutcome(roundCtx, siteCtx, site, timeout, res.Duration, res.Detail)
+		res.State, res.Party, res.Detail = late()
 	}
 	if res.Party == "" || res.State == OK {
 		res.Party = defaultParty(res.State)
 	}
 	if res.Party == PartySite {
-		res.Party = svc.own()
+		res.Party = own
 	}
-	r.logf("%s %s %s: %s - %s (%s)", site.Name, svc.Name, c.ID, res.State, res.Detail, res.Duration.Round(time.Millisecond))
-	return res
+}
+
+// prerequisiteDetail is "prerequisite X failed" or "prerequisites X, Y failed".
+func prerequisiteDetail(failed []checkState) string {
+	ids := make([]string, len(failed))
+	for i, f := range failed {
+		ids[i] = f.id
+	}
+	if len(ids) == 1 {
+		return "prerequisite " + ids[0] + " failed"
+	}
+	return "prerequisites " + strings.Join(ids, ", ") + " failed"
 }
 
 // timedOut reports whether ctx ended or its deadline has passed: a network
