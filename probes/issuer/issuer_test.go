@@ -3,6 +3,8 @@ package issuer
 import (
 	"context"
 	"fmt"
+	"os"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -24,7 +26,28 @@ func runFake(t *testing.T, fault issuerfake.Fault, delay, timeout time.Duration)
 		t.Fatal(err)
 	}
 	t.Cleanup(fi.Close)
-	return runService(t, fi.URL, fi.URL, fi.SecretFile, fi.CAFile, timeout, "")
+	m := runService(t, fi.URL, fi.URL, fi.SecretFile, fi.CAFile, timeout, "")
+	secret, err := os.ReadFile(fi.SecretFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	noSecrets(t, m, strings.TrimSpace(string(secret)))
+	return m
+}
+
+// jwtLike matches anything shaped like a JWT (or its first two parts).
+var jwtLike = regexp.MustCompile(`eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}`)
+
+// noSecrets: no detail or reproduce line holds the client secret or a token.
+func noSecrets(t *testing.T, m map[string]engine.Result, secret string) {
+	t.Helper()
+	for id, r := range m {
+		for _, out := range append([]string{r.Detail}, r.Reproduce...) {
+			if strings.Contains(out, secret) || jwtLike.MatchString(out) {
+				t.Errorf("%s leaks a secret or token: %q", id, out)
+			}
+		}
+	}
 }
 
 // runService runs an issuer service at url with client credentials of
