@@ -70,7 +70,12 @@ func TestLinkDelaysEachRoundTrip(t *testing.T) {
 		t.Errorf("%d exchanges took %v, want about %v", exchanges, took, want)
 	}
 	c.Close()
-	time.Sleep(50 * time.Millisecond)
+	// The link counts the last turn when its reader sees the close: wait
+	// for that, not for a while.
+	settled := time.Now().Add(2 * time.Second)
+	for got := l.Stats(); got.RoundTrips < exchanges+1 && time.Now().Before(settled); got = l.Stats() {
+		runtime.Gosched()
+	}
 	if got := l.Stats(); got.Conns != 1 || got.RoundTrips != exchanges+1 {
 		t.Errorf("stats %+v, want 1 conn and %d round trips", got, exchanges+1)
 	}

@@ -3,22 +3,19 @@ package bench
 import (
 	"context"
 	"fmt"
-	"io"
 	"slices"
 	"time"
 
 	"github.com/gridprobe/gridprobe/internal/config"
 	"github.com/gridprobe/gridprobe/internal/engine"
-	"github.com/gridprobe/gridprobe/internal/plan"
 	"github.com/gridprobe/gridprobe/internal/round"
-	"github.com/gridprobe/gridprobe/probes/probe"
 )
 
 // Round is one timed round of checks.
 type Round struct {
 	Results []engine.Result
 	Wall    time.Duration
-	// RunIDs are the sites' run ids (their scratch dirs' names).
+	// RunIDs are the names of the services' scratch dirs.
 	RunIDs []string
 }
 
@@ -35,69 +32,49 @@ type RoundOptions struct {
 	Types []string
 }
 
-// RunRound runs one round of cfg the way `probe run` does: fresh
-// credentials and token source (so nothing is cached from an earlier
-// round), the plan's real probes, the engine's runner. Every site gets its
-// own run id, so sites that share a storage endpoint (P3) never share a
-// scratch area. The wall time covers building the plan, all checks and all
-// cleanups.
+// RunRound runs one round of cfg the way `probe run` does (internal/round:
+// fresh credentials and token source, so nothing is cached from an earlier
+// round; the plan's real probes; the engine's runner). Sites that share a
+// storage endpoint (P3) get scratch areas of their own (plan.ScratchID). The
+// wall time covers building the plan, all checks and all cleanups.
 func RunRound(ctx context.Context, cfg *config.Config, o RoundOptions) (Round, error) {
 	start := time.Now()
-	creds, done, err := roundCredentials(cfg)
+	rd, err := round.Build(cfg, round.Options{Services: o.Types})
 	if err != nil {
 		return Round{}, err
 	}
-	defer done()
-	var sites []*engine.Site
-	var ids []string
-	for i := range cfg.Sites {
-		cs := &cfg.Sites[i]
-		site := &engine.Site{Name: cs.Name, Budget: cs.Budget}
-		opt := plan.Options{RunID: engine.NewRunID(), Creds: creds}
-		ids = append(ids, opt.RunID)
-		for j := range cs.Services {
-			sv := &cs.Services[j]
-			if len(o.Types) > 0 && !slices.Contains(o.Types, sv.Type) {
-				continue
-			}
-			svc, err := plan.BuildService(cfg, cs, sv, opt)
-			if err != nil {
-				return Round{}, err
-			}
-			if want, ok := o.Checks[sv.Type]; ok {
-				if svc, err = engine.Select(svc, existing(svc, want)); err != nil {
-					return Round{}, fmt.Errorf("site %s: %w", cs.Name, err)
-				}
-			}
-			site.Services = append(site.Services, svc)
-		}
-		if len(site.Services) > 0 {
-			sites = append(sites, site)
-		}
+	defer rd.Close()
+	if rd.TokenErr != nil {
+		return Round{}, fmt.Errorf("token source: %w", rd.TokenErr)
+	}
+	if err := selectChecks(rd.Sites, o.Checks); err != nil {
+		return Round{}, err
 	}
 	n := o.Concurrency
 	if n == 0 {
 		n = cfg.Defaults.Concurrency
 	}
-	runner := &engine.Runner{Concurrency: n}
-	results := runner.Run(ctx, sites)
-	return Round{Results: results, Wall: time.Since(start), RunIDs: ids}, nil
+	results := rd.Runner(n, nil).Run(ctx, rd.Sites)
+	return Round{Results: results, Wall: time.Since(start), RunIDs: rd.ScratchIDs(cfg)}, nil
 }
 
-// roundCredentials is what a round's probes authenticate with, as `probe
-// run` builds it: fresh (nothing cached from an earlier round), with the
-// configured token source. done ends the token source's idle connections to
-// the issuer, as the end of a `probe run` round does.
-func roundCredentials(cfg *config.Config) (creds *probe.Credentials, done func(), err error) {
-	tokens, err := round.TokenSource(cfg.Credentials.Token)
-	if err != nil {
-		return nil, nil, fmt.Errorf("token source: %w", err)
+// selectChecks keeps, per service type in checks, only those check ids
+// (and their prerequisites); ids a service does not have are ignored.
+func selectChecks(sites []*engine.Site, checks map[string][]string) error {
+	for _, site := range sites {
+		for i, svc := range site.Services {
+			want, ok := checks[svc.Protocol]
+			if !ok {
+				continue
+			}
+			sel, err := engine.Select(svc, existing(svc, want))
+			if err != nil {
+				return fmt.Errorf("site %s: %w", site.Name, err)
+			}
+			site.Services[i] = sel
+		}
 	}
-	done = func() {}
-	if c, ok := tokens.(io.Closer); ok {
-		done = func() { _ = c.Close() }
-	}
-	return probe.NewCredentials(cfg.Credentials, tokens), done, nil
+	return nil
 }
 
 // existing keeps the ids svc has.

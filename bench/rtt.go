@@ -11,8 +11,9 @@ import (
 // not an idealised protocol minimum that would need other checks:
 //
 //   - The operations are those the check's code performs when it passes
-//     (probes/webdav/checks_*.go, read.go; probes/xrootd/checks*.go,
-//     common.go, stream.go, xrd/ops.go), in catalogue order, with the
+//     (the storage rules in probes/storage over the WebDAV and XRootD
+//     stores, probes/webdav/checks.go, probes/xrootd/checks.go,
+//     xrd/ops.go), in catalogue order, with the
 //     service's pooled connections and sessions as an earlier check of the
 //     same service leaves them (a site's services run side by side, each
 //     service's checks one after another).
@@ -74,8 +75,9 @@ var MinRoundTrips = map[string]map[string]int{
 		// pooled for 14tkn-read
 		"3version": rtXrdZTN + rtReq,
 		// proxy session; open (kXR_retstat gives the size); read ∥ close;
-		// server checksum [w: a kXR_stat before the open]
-		"4crt-read": rtXrdGSI + rtXrdFile + rtReq,
+		// server checksum; the ranged read: open; read ∥ close [w: the
+		// ranged read's close waits for its read]
+		"4crt-read": rtXrdGSI + rtXrdFile + rtReq + rtXrdFile,
 		// foreign-proxy session, stat (the file exists); open foreign file ∥
 		// open via ".." (refused), on the pooled proxy session
 		"5crt-contain": rtXrdGSI + rtReq + rtReq,
@@ -90,8 +92,8 @@ var MinRoundTrips = map[string]map[string]int{
 		//
 		"8crt-directory": rtReq + rtXrdFile + rtReq + rtReq + rtReq + rtReq,
 		// (the storage.read:<ref> session of 3version); open; read ∥ close;
-		// checksum [w: a kXR_stat before the open]
-		"14tkn-read": rtXrdFile + rtReq,
+		// checksum; the ranged read: open; read ∥ close
+		"14tkn-read": rtXrdFile + rtReq + rtXrdFile,
 		// stat with the pooled foreign session; storage.read:/ session; open
 		// foreign ∥ open via ".." (refused)
 		"15tkn-contain": rtReq + rtXrdZTN + rtReq,
@@ -124,36 +126,36 @@ var MinRoundTrips = map[string]map[string]int{
 		"3crt_extension": rtHTTPS + 2*rtReq,
 		// GET; HEAD with Want-Digest; ranged GET
 		"4crt-read": 3 * rtReq,
-		// HEAD with the proxy; then side by side: foreign-proxy connection +
-		// GET ∥ no-VOMS connection + GET (both refused)
+		// PROPFIND depth 0 with the proxy (the file exists); then side by
+		// side: foreign-proxy connection + GET ∥ no-VOMS connection + GET
+		// (both refused)
 		"6crt-access": rtReq + max(rtHTTPS+rtReq, rtHTTPS+rtReq),
-		// MKCOL scratch; PUT; PROPFIND; GET; DELETE; PROPFIND (gone: 404,
-		// which closes the proxy connection)
-		"7crt-write": 6 * rtReq,
+		// MKCOL scratch; PUT; PROPFIND; GET; HEAD with Want-Digest;
+		// DELETE; PROPFIND (gone: 404, which closes the proxy connection)
+		"7crt-write": 7 * rtReq,
 		// proxy connection again (the 404); MKCOL; PUT inside; PROPFIND
-		// depth 1; DELETE file; DELETE dir
-		"8crt-directory": rtHTTPS + 5*rtReq,
-		// POST macaroon request (proxy); a connection without client
-		// certificate; GET, HEAD, ranged GET with the macaroon; PUT with it
-		// (refused, closes the connection)
-		"10macaroon": rtReq + rtHTTPS + 3*rtReq + rtReq,
+		// depth 1; DELETE file; DELETE dir; PROPFIND (gone: 404, closes)
+		"8crt-directory": rtHTTPS + 6*rtReq,
+		// proxy connection again (the 404); POST macaroon request; a
+		// connection without client certificate; GET, HEAD, ranged GET
+		// with the macaroon; PUT with it (refused, closes the connection)
+		"10macaroon": rtHTTPS + rtReq + rtHTTPS + 3*rtReq + rtReq,
 		// bearer connection again (the refused PUT); GET, HEAD, ranged GET
 		"14tkn-read": rtHTTPS + 3*rtReq,
-		// MKCOL dir; PUT a, then ab; HEAD a, then ab; overwrite PUT a ∥ a
-		// new connection + DELETE a (refused); a new connection + GET a;
-		// GET ab ∥ new connection + GET <ref> ∥ new connection + GET a with
-		// another audience (refused)
-		"16tkn-access": 5*rtReq + max(rtReq, rtHTTPS+rtReq) + rtHTTPS + rtReq + max(rtReq, rtHTTPS+rtReq, rtHTTPS+rtReq),
-		// bearer connection again (the refusals); PUT; PROPFIND; GET;
-		// DELETE; PROPFIND (gone: 404, closes)
-		"17tkn-write": rtHTTPS + 5*rtReq,
+		// MKCOL dir; PUT a, then ab; PROPFIND a, then ab; overwrite PUT a ∥
+		// a new connection + DELETE a (refused); a new connection + GET a;
+		// GET ab ∥ new connection + PROPFIND <ref> (exists) + GET <ref> ∥
+		// new connection + GET a with another audience (refused)
+		"16tkn-access": 5*rtReq + max(rtReq, rtHTTPS+rtReq) + rtHTTPS + rtReq + max(rtReq, rtHTTPS+2*rtReq, rtHTTPS+rtReq),
+		// bearer connection again (the refusals); PUT; PROPFIND; GET; HEAD
+		// with Want-Digest; DELETE; PROPFIND (gone: 404, closes)
+		"17tkn-write": rtHTTPS + 6*rtReq,
 		// bearer connection again (the 404); MKCOL; PUT; PROPFIND depth 1;
-		// DELETE file; DELETE dir
-		"18tkn-directory": rtHTTPS + 5*rtReq,
+		// DELETE file; DELETE dir; PROPFIND (gone: 404, closes)
+		"18tkn-directory": rtHTTPS + 6*rtReq,
 		// service end: DELETE ab, a, their dir (modify token, pooled bearer
-		// connection); PROPFIND depth 1 of the scratch dir, DELETE it
-		// (proxy)
-		cleanupID: 3*rtReq + 2*rtReq,
+		// connection); DELETE the scratch dir (proxy)
+		cleanupID: 3*rtReq + rtReq,
 	},
 }
 

@@ -9,7 +9,9 @@ import (
 
 	"github.com/gridprobe/gridprobe/internal/config"
 	"github.com/gridprobe/gridprobe/internal/engine"
-	"github.com/gridprobe/gridprobe/internal/plan"
+	"github.com/gridprobe/gridprobe/internal/round"
+	"github.com/gridprobe/gridprobe/probes/webdav"
+	"github.com/gridprobe/gridprobe/probes/xrootd"
 	"github.com/gridprobe/gridprobe/probes/xrootd/xrd"
 )
 
@@ -43,27 +45,23 @@ func TraceRound(ctx context.Context, cfg *config.Config, links map[string]*Link)
 	if len(cfg.Sites) == 0 {
 		return nil, fmt.Errorf("trace: no site")
 	}
-	creds, done, err := roundCredentials(cfg)
+	rd, err := round.Build(cfg, round.Options{Sites: []string{cfg.Sites[0].Name}})
 	if err != nil {
 		return nil, err
 	}
-	defer done()
-	cs := &cfg.Sites[0]
-	site := &engine.Site{Name: cs.Name, Budget: cs.Budget}
-	opt := plan.Options{RunID: engine.NewRunID(), Creds: creds}
+	defer rd.Close()
+	if rd.TokenErr != nil {
+		return nil, fmt.Errorf("token source: %w", rd.TokenErr)
+	}
+	site := rd.Sites[0]
 	var mu sync.Mutex
 	var out []CheckTrace
 	ev := &events{m: map[string][]string{}}
-	if l := links[config.TypeWebDAV]; l != nil {
+	if l := links[webdav.Type]; l != nil {
 		ev.httpAddr = l.Addr()
 	}
-	for j := range cs.Services {
-		sv := &cs.Services[j]
-		svc, err := plan.BuildService(cfg, cs, sv, opt)
-		if err != nil {
-			return nil, err
-		}
-		link := links[sv.Type]
+	for _, svc := range site.Services {
+		link := links[svc.Protocol]
 		stats := func() LinkStats {
 			if link == nil {
 				return LinkStats{}
@@ -99,10 +97,8 @@ func TraceRound(ctx context.Context, cfg *config.Config, links map[string]*Link)
 				closeSvc()
 			}
 		}
-		site.Services = append(site.Services, svc)
 	}
-	runner := &engine.Runner{Concurrency: 1}
-	runner.Run(ev.traced(ctx), []*engine.Site{site})
+	rd.Runner(1, nil).Run(ev.traced(ctx), rd.Sites)
 	return out, nil
 }
 
@@ -136,11 +132,11 @@ func (e *events) traced(ctx context.Context) context.Context {
 		if e.httpAddr != "" && (i.Conn == nil || i.Conn.RemoteAddr().String() != e.httpAddr) {
 			return
 		}
-		e.add(config.TypeWebDAV, map[bool]string{true: "reused", false: "new"}[i.Reused])
+		e.add(webdav.Type, map[bool]string{true: "reused", false: "new"}[i.Reused])
 	}})
 	return xrd.WithTrace(ctx, &xrd.Trace{
-		Connected: func(xrd.Info) { e.add(config.TypeXRootD, "session") },
-		Wait:      func(string, time.Duration, string) { e.add(config.TypeXRootD, "wait") },
-		WaitResp:  func(string, time.Duration, string) { e.add(config.TypeXRootD, "waitresp") },
+		Connected: func(xrd.Info) { e.add(xrootd.Type, "session") },
+		Wait:      func(string, time.Duration, string) { e.add(xrootd.Type, "wait") },
+		WaitResp:  func(string, time.Duration, string) { e.add(xrootd.Type, "waitresp") },
 	})
 }

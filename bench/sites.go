@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"github.com/gridprobe/gridprobe/internal/config"
+	"github.com/gridprobe/gridprobe/probes/webdav"
+	"github.com/gridprobe/gridprobe/probes/xrootd"
 )
 
 // Endpoint is one site's storage endpoints in a generated config.
@@ -67,17 +69,17 @@ sites:
         write_dir: /testvo/gridprobe
         foreign_file: /othervo/reference.dat
 `)
-		if typ == config.TypeXRootD && o.Federation != "" {
+		if typ == xrootd.Type && o.Federation != "" {
 			fmt.Fprintf(&b, "        federation: %s\n", o.Federation)
 		}
 	}
 	for i, ep := range eps {
 		fmt.Fprintf(&b, "  - name: BENCH_%05d\n    services:\n", i+1)
 		if ep.WebDAV != "" {
-			svc(config.TypeWebDAV, ep.WebDAV, o.WebDAVAudience)
+			svc(webdav.Type, ep.WebDAV, o.WebDAVAudience)
 		}
 		if ep.XRootD != "" {
-			svc(config.TypeXRootD, ep.XRootD, o.XRootDAudience)
+			svc(xrootd.Type, ep.XRootD, o.XRootDAudience)
 		}
 	}
 	return b.String()

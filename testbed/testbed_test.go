@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/gridprobe/gridprobe/internal/config"
+	_ "github.com/gridprobe/gridprobe/probes/all" // the service types sites.yaml names
 )
 
 const refPath = "/testvo/reference.dat"

@@ -12,15 +12,13 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"net/http"
 	"os"
 	"os/signal"
-	"strings"
 	"time"
 
-	"github.com/gridprobe/gridprobe/internal/cred"
 	"github.com/gridprobe/gridprobe/internal/faults"
 	"github.com/gridprobe/gridprobe/internal/leftovers"
+	"github.com/gridprobe/gridprobe/probes/webdav"
 )
 
 func main() {
@@ -94,20 +92,11 @@ func main() {
 // endpoint and removes run directories older than age with the
 // leftovers package (the same code `probe cleanup` can call).
 func cleanLeftovers(ctx context.Context, tb *faults.Testbed, age time.Duration) error {
-	proxy, err := cred.LoadProxy(tb.Env["X509_USER_PROXY"])
+	st, closeFn, err := tb.OpenStore(ctx, webdav.Type)
 	if err != nil {
 		return err
 	}
-	ca, err := cred.LoadCAPool(tb.Env["X509_CERT_DIR"])
-	if err != nil {
-		return err
-	}
-	base := tb.Env["GRIDPROBE_WEBDAV_URL"]
-	hc := &http.Client{Timeout: time.Minute, Transport: &http.Transport{TLSClientConfig: ca.TLSConfig(strings.TrimPrefix(base, "https://"), &proxy.Cert)}}
-	st, err := leftovers.NewWebDAV(base, hc)
-	if err != nil {
-		return err
-	}
+	defer closeFn()
 	dirs, err := st.List(ctx, faults.FaultsWriteRoot)
 	if err != nil {
 		return err

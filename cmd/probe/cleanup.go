@@ -4,16 +4,13 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net/http"
 	"time"
 
 	"github.com/gridprobe/gridprobe/internal/config"
 	"github.com/gridprobe/gridprobe/internal/cred"
 	"github.com/gridprobe/gridprobe/internal/leftovers"
 	"github.com/gridprobe/gridprobe/probes/probe"
-	"github.com/gridprobe/gridprobe/probes/xrootd/gsi"
-	"github.com/gridprobe/gridprobe/probes/xrootd/secproto"
-	"github.com/gridprobe/gridprobe/probes/xrootd/xrd"
+	"github.com/gridprobe/gridprobe/probes/registry"
 )
 
 // cmdCleanup lists the scratch directories that crashed or killed runs
@@ -47,7 +44,7 @@ func cmdCleanup(ctx context.Context, args []string, stdout, stderr io.Writer) in
 				continue
 			}
 			sctx, cancel := context.WithTimeout(ctx, *timeout)
-			found, err := cleanService(sctx, creds, sv, *olderThan)
+			found, err := cleanService(sctx, cfg, cs, sv, creds, *olderThan)
 			cancel()
 			if err != nil {
 				fmt.Fprintf(stderr, "%s %s: %s\n", cs.Name, sv.Name, cred.Redact(err.Error()))
@@ -80,44 +77,15 @@ func contains(list []string, s string) bool {
 	return false
 }
 
-// cleanService opens the service with the probe's proxy and finds (and
-// with olderThan > 0 removes) its leftovers.
-func cleanService(ctx context.Context, creds *probe.Credentials, sv *config.Service, olderThan time.Duration) ([]leftovers.Leftover, error) {
-	ca, err := creds.CA()
+// cleanService opens the service's storage with the probe's proxy,
+// through the transport its protocol registered, and finds (and with
+// olderThan > 0 removes) its leftovers.
+func cleanService(ctx context.Context, cfg *config.Config, cs *config.Site, sv *config.Service, creds *probe.Credentials, olderThan time.Duration) ([]leftovers.Leftover, error) {
+	st, closeFn, err := registry.OpenStore(ctx, probe.Target{Config: cfg, Site: cs, Service: sv, Creds: creds})
 	if err != nil {
 		return nil, err
 	}
-	proxy, err := creds.Proxy()
-	if err != nil {
-		return nil, err
-	}
-	var st leftovers.Store
-	switch sv.Type {
-	case config.TypeWebDAV:
-		hc := &http.Client{Transport: &http.Transport{TLSClientConfig: ca.TLSConfig(sv.URL.Host, &proxy.Cert)}}
-		defer hc.CloseIdleConnections()
-		w, err := leftovers.NewWebDAV(sv.URL.Scheme+"://"+sv.URL.Host, hc)
-		if err != nil {
-			return nil, err
-		}
-		st = w
-	case config.TypeXRootD:
-		cred, err := gsi.CredentialFromTLS(proxy.Cert)
-		if err != nil {
-			return nil, err
-		}
-		s, err := xrd.Dial(ctx, sv.URL.String(), xrd.Options{
-			TLSConfig: ca.TLSConfig(sv.URL.Hostname(), nil),
-			Auth: func() []secproto.Authenticator {
-				return []secproto.Authenticator{gsi.New(gsi.Config{Credential: cred, CADir: creds.CADir})}
-			},
-		})
-		if err != nil {
-			return nil, err
-		}
-		defer s.Close()
-		st = leftovers.NewXRootD(s)
-	}
+	defer closeFn()
 	if olderThan <= 0 {
 		return leftovers.Find(ctx, st, sv.WriteDir, time.Now())
 	}

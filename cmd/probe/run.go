@@ -5,16 +5,16 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/gridprobe/gridprobe/internal/config"
 	"github.com/gridprobe/gridprobe/internal/cred"
 	"github.com/gridprobe/gridprobe/internal/engine"
-	"github.com/gridprobe/gridprobe/internal/plan"
+	"github.com/gridprobe/gridprobe/internal/protocol"
 	"github.com/gridprobe/gridprobe/internal/report"
-	"github.com/gridprobe/gridprobe/internal/tokensource"
-	"github.com/gridprobe/gridprobe/probes/probe"
+	"github.com/gridprobe/gridprobe/internal/round"
 )
 
 const defaultConfig = "sites.yaml"
@@ -24,13 +24,14 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	cfgPath := fs.String("c", defaultConfig, "sites.yaml to read")
 	var sites, services, checks listFlag
 	fs.Var(&sites, "site", "run only this site (repeatable, comma-separated)")
-	fs.Var(&services, "service", "run only services of this type (webdav, xrootd, arc-ce, htcondor-ce) or name")
+	fs.Var(&services, "service", "run only services of this type ("+strings.Join(protocol.Types(), ", ")+") or name")
 	fs.Var(&checks, "check", "run only this check id (e.g. 14tkn-read) and its prerequisites")
 	format := fs.String("format", "table", "output: table, nagios, checkmk, json")
 	reproduce := fs.Bool("reproduce", false, "print the reproduce commands (table and nagios formats)")
 	debug := fs.Bool("debug", false, "write the run's debug log to stderr (credentials are never logged)")
 	concurrency := fs.Int("concurrency", 0, "sites at once (default: defaults.concurrency from sites.yaml)")
 	progress := fs.String("progress", "auto", "progress on stderr: auto (when stderr is a terminal), on, off")
+	state := fs.String("state", "", "keep the last states in this file, so Age is the time in state (runs may share it)")
 	if stop, code := parseFlags(fs, args); stop {
 		return code
 	}
@@ -46,22 +47,17 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "probe run: %v\n", err)
 		return 3
 	}
-	runID := engine.NewRunID()
-	tokens, tokErr := tokensource.New(cfg.Credentials.Token)
-	if tokErr != nil && *debug {
-		fmt.Fprintf(stderr, "probe run: tokens: %v\n", cred.Redact(tokErr.Error()))
-	}
-	if c, ok := tokens.(io.Closer); ok {
-		defer c.Close() // the issuer's idle connections end with the round
-	}
-	creds := probe.NewCredentials(cfg.Credentials, cred.NewRound(tokens)) // the round's breaker
-	engineSites, err := plan.Build(cfg, plan.Options{Sites: sites, Services: services, Checks: checks, RunID: runID, Creds: creds})
+	rd, err := round.Build(cfg, round.Options{Sites: sites, Services: services, Checks: checks})
 	if err != nil {
 		fmt.Fprintf(stderr, "probe run: %v\n", err)
 		return 3
 	}
-
-	runner := &engine.Runner{Concurrency: cfg.Defaults.Concurrency, RunID: runID}
+	defer rd.Close()
+	if rd.TokenErr != nil && *debug {
+		fmt.Fprintf(stderr, "probe run: tokens: %v\n", cred.Redact(rd.TokenErr.Error()))
+	}
+	engineSites := rd.Sites
+	runner := rd.Runner(cfg.Defaults.Concurrency, nil)
 	if *concurrency > 0 {
 		runner.Concurrency = *concurrency
 	}
@@ -74,18 +70,16 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		runner.OnSiteDone = p.siteDone
 		defer p.finish()
 	}
-	results := runner.Run(ctx, engineSites)
+	results := runRound(ctx, runner, cfg, engineSites, *state, stderr)
 	return printResults(stdout, results, *format, *reproduce, ctx.Err() != nil)
 }
 
 // printResults writes results in the chosen format and returns the exit
-// code: the worst Nagios state (UNKNOWN if interrupted and all else OK).
+// code: the worst Nagios state of the services (report.Overall; UNKNOWN if
+// interrupted and all else OK).
 func printResults(w io.Writer, results []engine.Result, format string, reproduce, interrupted bool) int {
 	var err error
-	worst := engine.OK
-	for _, r := range results {
-		worst = engine.Worst(worst, r.State)
-	}
+	worst := report.Overall(results) // per service its 99summary, which applies the summary policy
 	switch format {
 	case "table":
 		err = report.Table(w, results, report.TableOptions{Color: report.IsTerminal(w), Now: time.Now(),

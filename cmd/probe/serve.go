@@ -11,8 +11,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/gridprobe/gridprobe/internal/round"
 	"github.com/gridprobe/gridprobe/internal/serve"
-	"github.com/gridprobe/gridprobe/internal/tokensource"
 )
 
 // cmdServe runs `probe serve`: the scheduler plus the HTTP endpoints
@@ -43,7 +43,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	srv, err := serve.New(serve.Options{
 		ConfigPath: *cfgPath, Shard: shard, Concurrency: *concurrency, TimeoutOffset: *offset,
 		InitialSpread: *spread, Log: lg,
-		TokenSource: tokensource.New,
+		TokenSource: round.TokenSource,
 	})
 	if err != nil {
 		fmt.Fprintf(stderr, "probe serve: %v\n", err)

@@ -7,8 +7,8 @@ import (
 
 	"github.com/gridprobe/gridprobe/internal/config"
 	"github.com/gridprobe/gridprobe/internal/engine"
-	"github.com/gridprobe/gridprobe/internal/plan"
-	"github.com/gridprobe/gridprobe/probes/probe"
+	"github.com/gridprobe/gridprobe/internal/policy"
+	"github.com/gridprobe/gridprobe/internal/round"
 )
 
 func cmdValidate(args []string, stdout, stderr io.Writer) int {
@@ -41,27 +41,40 @@ func cmdList(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "probe list: %v\n", err)
 		return 3
 	}
-	creds := probe.NewCredentials(cfg.Credentials, nil)
-	for i := range cfg.Sites {
+	sites, err := round.Catalogue(cfg)
+	if err != nil {
+		fmt.Fprintf(stdout, "error: %v\n", err)
+	}
+	for i, site := range sites {
 		cs := &cfg.Sites[i]
 		fmt.Fprintf(stdout, "%s (vo %s, budget %s)\n", cs.Name, cs.VO, cs.Budget)
 		for j := range cs.Services {
 			sv := &cs.Services[j]
-			svc, err := plan.BuildService(cfg, cs, sv, plan.Options{RunID: engine.NewRunID(), Creds: creds})
-			if err != nil {
-				fmt.Fprintf(stdout, "  %-12s %s  error: %v\n", sv.Type, sv.RawURL, err)
-				continue
+			svc := serviceNamed(site, sv.Name)
+			if svc == nil {
+				continue // could not be built: the error above says why
 			}
-			fmt.Fprintf(stdout, "  %-12s %s  %s (timeout %s)\n", sv.Type, sv.RawURL, svc.Name, sv.Timeout)
+			fmt.Fprintf(stdout, "  %-12s %s  %s (timeout %s)\n", svc.Protocol, svc.URL, svc.Name, svc.Timeout)
+			pol := policy.Resolve(cfg.Summary(sv), svc.Checks)
 			for _, c := range svc.Checks {
 				req := ""
 				if len(c.Requires) > 0 {
 					req = "  needs " + strings.Join(c.Requires, ", ")
 				}
-				fmt.Fprintf(stdout, "      %-16s %-6s%s\n", c.ID, c.Credential, req)
+				fmt.Fprintf(stdout, "      %-16s %-6s%s%s\n", c.ID, c.Credential, req, roleNote(pol, c.ID))
 			}
-			fmt.Fprintf(stdout, "      %-16s %-6s  worst of the above\n", engine.SummaryID, engine.CredNone)
+			fmt.Fprintf(stdout, "      %-16s %-6s  %s\n", engine.SummaryID, engine.CredNone, summaryNote(cfg.Summary(sv), pol))
 		}
 	}
 	return 0
+}
+
+// serviceNamed is the site's service of that name (nil: none).
+func serviceNamed(site *engine.Site, name string) *engine.Service {
+	for _, svc := range site.Services {
+		if svc.Name == name {
+			return svc
+		}
+	}
+	return nil
 }

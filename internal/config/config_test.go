@@ -1,4 +1,4 @@
-package config
+package config_test
 
 import (
 	"errors"
@@ -8,6 +8,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	. "github.com/gridprobe/gridprobe/internal/config"
+	_ "github.com/gridprobe/gridprobe/probes/all"
 )
 
 // env is the fake environment of the tests.
@@ -38,7 +41,7 @@ func TestFullExample(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := parse("sites.yaml", data, testEnv)
+	c, err := ParseWith("sites.yaml", data, testEnv)
 	if err != nil {
 		t.Fatalf("parse: %v", err)
 	}
@@ -69,7 +72,7 @@ func TestFullExample(t *testing.T) {
 				Name: "T2_XX_Example", VO: "testvo", Budget: 20 * time.Minute, Line: 24,
 				Services: []Service{
 					{
-						Type: TypeWebDAV, URL: se, RawURL: "davs://se.example.org:1094/",
+						Type: "webdav", URL: se, RawURL: "davs://se.example.org:1094/",
 						Name: "org.testvo.SE-WebDAV", VO: "testvo", ScopeBase: "/testvo",
 						ReadFile: FileRef{Path: "/testvo/reference.dat", Adler32: "1a2b3c4d", Size: 1048576},
 						WriteDir: "/testvo/gridprobe", ForeignFile: "/othervo/reference.dat",
@@ -77,7 +80,7 @@ func TestFullExample(t *testing.T) {
 						Skip: []string{"10macaroon", "6crt-access"}, Interval: 20 * time.Minute, Line: 27,
 					},
 					{
-						Type: TypeXRootD, URL: mustURL(t, "roots://se.example.org:1094"), RawURL: "roots://se.example.org:1094",
+						Type: "xrootd", URL: mustURL(t, "roots://se.example.org:1094"), RawURL: "roots://se.example.org:1094",
 						Name: "org.testvo.SE-XRootD-main", VO: "othervo", ReadFile: FileRef{Size: -1},
 						Federation: "root://redirector.example.org:1094", Audience: "https://wlcg.cern.ch/jwt/v1/any",
 						Timeout: 2 * time.Minute, Interval: 24 * time.Hour, Line: 34,
@@ -88,12 +91,12 @@ func TestFullExample(t *testing.T) {
 				Name: "T1_YY_Other", VO: "cms", Budget: 15 * time.Minute, Line: 42,
 				Services: []Service{
 					{
-						Type: TypeARCCE, URL: mustURL(t, "https://ce.example.org/arex"), RawURL: "https://ce.example.org/arex",
+						Type: "arc-ce", URL: mustURL(t, "https://ce.example.org/arex"), RawURL: "https://ce.example.org/arex",
 						Name: "org.testvo.CE-ARC", VO: "cms", ReadFile: FileRef{Size: -1}, Queue: "grid",
 						Audience: "https://ce.example.org", Timeout: 45 * time.Second, Interval: 2 * time.Hour, Line: 45,
 					},
 					{
-						Type: TypeHTCondorCE, URL: mustURL(t, "condor://ce2.example.org:9619"), RawURL: "condor://ce2.example.org",
+						Type: "htcondor-ce", URL: mustURL(t, "condor://ce2.example.org:9619"), RawURL: "condor://ce2.example.org",
 						Name: "org.testvo.CE-HTCondor", VO: "cms", ReadFile: FileRef{Size: -1},
 						Audience: "condor://ce2.example.org:9619", Timeout: 45 * time.Second, Interval: 2 * time.Hour, Line: 46,
 					},
@@ -177,7 +180,7 @@ func TestErrors(t *testing.T) {
 		{"unknown top key", "vo: v\nsite: []\n", []string{
 			`sites.yaml:1:1: config: missing required field "sites"`,
 			`sites.yaml:2:1: unknown key "site" in config (did you mean "sites"?)`}},
-		{"unknown key no suggestion", svc("colour: red"), []string{`sites.yaml:7:9: unknown key "colour" in service (known: type, url, name, vo, scope_base, read_file, write_dir, foreign_file, federation, queue, audience, timeout, skip, interval, issuer, scope)`}},
+		{"unknown key no suggestion", svc("colour: red"), []string{`sites.yaml:7:9: unknown key "colour" in service (known: type, url, name, vo, scope_base, read_file, write_dir, foreign_file, federation, queue, audience, timeout, skip, interval, summary, issuer, scope)`}},
 		{"unknown defaults key", "defaults:\n  timout: 1s\n" + base, []string{`sites.yaml:2:3: unknown key "timout" in defaults (did you mean "timeout"?)`}},
 		{"unknown site key", "vo: v\nsites:\n  - name: S\n    budgit: 1m\n    services: [{type: webdav, url: 'https://a'}]\n",
 			[]string{`sites.yaml:4:5: unknown key "budgit" in site (did you mean "budget"?)`}},
@@ -198,17 +201,17 @@ func TestErrors(t *testing.T) {
 		{"missing url", "vo: v\nsites:\n  - name: S\n    services:\n      - type: webdav\n", []string{`sites.yaml:5:9: service: missing required field "url"`}},
 		{"empty url", "vo: v\nsites:\n  - name: S\n    services:\n      - type: webdav\n        url: ''\n", []string{`sites.yaml:6:14: url: must not be empty`}},
 		{"bad type", "vo: v\nsites:\n  - name: S\n    services:\n      - type: webdva\n        url: https://a\n",
-			[]string{`sites.yaml:5:15: type "webdva": must be one of webdav, xrootd, arc-ce, htcondor-ce, issuer (did you mean "webdav"?)`}},
+			[]string{`sites.yaml:5:15: type "webdva": must be one of arc-ce, htcondor-ce, issuer, webdav, xrootd (did you mean "webdav"?)`}},
 		{"bad scheme webdav", "vo: v\nsites:\n  - name: S\n    services:\n      - type: webdav\n        url: htps://x\n",
-			[]string{`sites.yaml:6:14: url "htps://x": scheme must be https for type webdav`}},
+			[]string{`sites.yaml:6:14: url "htps://x": scheme must be https or davs for type webdav`}},
 		{"http refused", "vo: v\nsites:\n  - name: S\n    services:\n      - type: webdav\n        url: http://x\n",
-			[]string{`sites.yaml:6:14: url "http://x": scheme must be https for type webdav`}},
+			[]string{`sites.yaml:6:14: url "http://x": scheme must be https or davs for type webdav`}},
 		{"bad scheme xrootd", "vo: v\nsites:\n  - name: S\n    services:\n      - type: xrootd\n        url: https://x\n",
 			[]string{`sites.yaml:6:14: url "https://x": scheme must be root or roots for type xrootd`}},
 		{"bad scheme arc", "vo: v\nsites:\n  - name: S\n    services:\n      - {type: arc-ce, url: 'root://x'}\n",
 			[]string{`sites.yaml:5:29: url "root://x": scheme must be https for type arc-ce`}},
 		{"bad scheme condor", "vo: v\nsites:\n  - name: S\n    services:\n      - {type: htcondor-ce, url: 'https://x:9619'}\n",
-			[]string{`sites.yaml:5:34: url "https://x:9619": scheme must be condor (condor://host:port) for type htcondor-ce`}},
+			[]string{`sites.yaml:5:34: url "https://x:9619": scheme must be condor for type htcondor-ce`}},
 		{"no host", "vo: v\nsites:\n  - name: S\n    services:\n      - {type: htcondor-ce, url: 'condor:ce:9619'}\n",
 			[]string{`sites.yaml:5:34: url "condor:ce:9619": host required (scheme://host[:port])`}},
 		{"bad port", "vo: v\nsites:\n  - name: S\n    services:\n      - type: xrootd\n        url: root://se\n        federation: root://r:99999\n",
@@ -222,9 +225,9 @@ func TestErrors(t *testing.T) {
 		{"federation scheme", "vo: v\nsites:\n  - name: S\n    services:\n      - type: xrootd\n        url: root://se\n        federation: https://r\n",
 			[]string{`sites.yaml:7:21: federation "https://r": scheme must be root or roots for type xrootd federation`}},
 		{"federation on webdav", svc("federation: root://r"), []string{"sites.yaml:7:9: federation: only for type xrootd, not webdav"}},
-		{"queue on storage", svc("queue: grid"), []string{"sites.yaml:7:9: queue: only for compute elements (arc-ce, htcondor-ce), not webdav"}},
+		{"queue on storage", svc("queue: grid"), []string{"sites.yaml:7:9: queue: only for type arc-ce, htcondor-ce, not webdav"}},
 		{"storage field on ce", "vo: v\nsites:\n  - name: S\n    services:\n      - type: arc-ce\n        url: https://ce\n        write_dir: /v/x\n",
-			[]string{"sites.yaml:7:9: write_dir: only for storage services (webdav, xrootd), not arc-ce"}},
+			[]string{"sites.yaml:7:9: write_dir: only for type webdav, xrootd, not arc-ce"}},
 
 		// Values.
 		{"bad duration", svc("timeout: sixty"), []string{`sites.yaml:7:18: timeout: "sixty" is not a duration`}},
@@ -299,15 +302,15 @@ func TestErrors(t *testing.T) {
 		{"all errors in order", "vo: testvo\ndefaults: {timeout: x}\nsites:\n  - name: S\n    services:\n      - type: webdav\n        url: htps://a\n        tiemout: 1s\n      - type: nope\n",
 			[]string{
 				`sites.yaml:2:21: timeout: "x" is not a duration`,
-				`sites.yaml:7:14: url "htps://a": scheme must be https for type webdav`,
+				`sites.yaml:7:14: url "htps://a": scheme must be https or davs for type webdav`,
 				`sites.yaml:8:9: unknown key "tiemout" in service (did you mean "timeout"?)`,
 				`sites.yaml:9:9: service: missing required field "url"`,
-				`sites.yaml:9:15: type "nope": must be one of webdav, xrootd, arc-ce, htcondor-ce, issuer`,
+				`sites.yaml:9:15: type "nope": must be one of arc-ce, htcondor-ce, issuer, webdav, xrootd`,
 			}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c, err := parse("sites.yaml", []byte(tt.in), testEnv)
+			c, err := ParseWith("sites.yaml", []byte(tt.in), testEnv)
 			if err == nil {
 				t.Fatalf("no error; config %+v", c)
 			}

@@ -1,4 +1,4 @@
-package config
+package config_test
 
 import (
 	"bytes"
@@ -7,16 +7,19 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	. "github.com/gridprobe/gridprobe/internal/config"
+	_ "github.com/gridprobe/gridprobe/probes/all"
 )
 
 func TestDefaults(t *testing.T) {
-	c, err := parse("sites.yaml", []byte(base), testEnv)
+	c, err := ParseWith("sites.yaml", []byte(base), testEnv)
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := Defaults{Timeout: 60 * time.Second, Budget: 10 * time.Minute, Concurrency: 20,
 		CertExpiryWarning: 14 * 24 * time.Hour, StorageInterval: 30 * time.Minute, CEInterval: 60 * time.Minute}
-	if c.Defaults != want {
+	if !reflect.DeepEqual(c.Defaults, want) {
 		t.Errorf("defaults %+v, want %+v", c.Defaults, want)
 	}
 	s := c.Sites[0]
@@ -44,7 +47,7 @@ sites:
       - {type: xrootd, url: "root://b"}                     # site vo
       - {type: htcondor-ce, url: "condor://c:1", vo: own, timeout: 5m, interval: 10m}
 `
-	c, err := parse("sites.yaml", []byte(in), testEnv)
+	c, err := ParseWith("sites.yaml", []byte(in), testEnv)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -71,7 +74,7 @@ sites:
 		t.Errorf("got\n%v\nwant\n%v", got, want)
 	}
 	// An explicit prefix is used for every VO.
-	c, err = parse("sites.yaml", []byte("prefix: ch.cern\n"+in), testEnv)
+	c, err = ParseWith("sites.yaml", []byte("prefix: ch.cern\n"+in), testEnv)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,12 +97,12 @@ sites:
     services: [*svc]
 `
 	// x-webdav is not a known key: anchors need a home in the schema.
-	if _, err := parse("sites.yaml", []byte(in), testEnv); err == nil ||
+	if _, err := ParseWith("sites.yaml", []byte(in), testEnv); err == nil ||
 		err.Error() != `sites.yaml:2:1: unknown key "x-webdav" in config (known: vo, prefix, defaults, credentials, sites)` {
 		t.Fatalf("err = %v", err)
 	}
 	in = strings.Replace(in, "x-webdav: &dav\n", "", 1)
-	c, err := parse("sites.yaml", []byte(in), testEnv)
+	c, err := ParseWith("sites.yaml", []byte(in), testEnv)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,7 +114,7 @@ sites:
 	}
 	// An error inside an aliased node is reported once, where it is written.
 	bad := strings.Replace(in, "timeout: 10s", "timeout: 10", 1)
-	_, err = parse("sites.yaml", []byte(bad), testEnv)
+	_, err = ParseWith("sites.yaml", []byte(bad), testEnv)
 	if err == nil || err.Error() != `sites.yaml:5:56: timeout: "10" is not a duration (missing unit, e.g. "10s")` {
 		t.Errorf("err = %v", err)
 	}
@@ -130,7 +133,7 @@ func TestAliasBomb(t *testing.T) {
 		b.WriteString("  - *s\n")
 	}
 	start := time.Now()
-	_, err := parse("sites.yaml", []byte(b.String()), testEnv)
+	_, err := ParseWith("sites.yaml", []byte(b.String()), testEnv)
 	if err == nil || !strings.Contains(err.Error(), "too many values") {
 		t.Errorf("err = %.300v", err)
 	}
@@ -145,7 +148,7 @@ func TestRedacted(t *testing.T) {
 		t.Fatal(err)
 	}
 	data = append(data, []byte("      - {type: arc-ce, url: 'https://ce3.example.org', name: ce3, queue: 'q$$1'}\n")...)
-	c, err := parse("sites.yaml", data, testEnv)
+	c, err := ParseWith("sites.yaml", data, testEnv)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -160,7 +163,7 @@ func TestRedacted(t *testing.T) {
 		}
 	}
 	// The output is a valid sites.yaml that means the same.
-	c2, err := parse("sites.yaml", out, env(nil))
+	c2, err := ParseWith("sites.yaml", out, env(nil))
 	if err != nil {
 		t.Fatalf("Redacted output does not parse: %v\n%s", err, out)
 	}
@@ -172,10 +175,25 @@ func TestRedacted(t *testing.T) {
 }
 
 func clearLines(c *Config) {
+	for i := range c.Defaults.Summary {
+		c.Defaults.Summary[i].Line = 0
+		clearPolicyLines(&c.Defaults.Summary[i].Policy)
+	}
 	for i := range c.Sites {
 		c.Sites[i].Line = 0
 		for j := range c.Sites[i].Services {
 			c.Sites[i].Services[j].Line = 0
+			if p := c.Sites[i].Services[j].Summary; p != nil {
+				clearPolicyLines(p)
+			}
+		}
+	}
+}
+
+func clearPolicyLines(p *SummaryPolicy) {
+	for _, l := range [][]Pattern{p.Critical, p.Commissioning} {
+		for k := range l {
+			l[k].Line, l[k].Col = 0, 0
 		}
 	}
 }

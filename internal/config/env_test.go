@@ -1,9 +1,12 @@
-package config
+package config_test
 
 import (
 	"reflect"
 	"testing"
 	"time"
+
+	. "github.com/gridprobe/gridprobe/internal/config"
+	_ "github.com/gridprobe/gridprobe/probes/all"
 )
 
 func TestExpandEnv(t *testing.T) {
@@ -42,9 +45,9 @@ func TestExpandEnv(t *testing.T) {
 		{"${A:=x}", "", []string{`"A:=x" is not a variable name in ${...} (use ${NAME} or ${NAME:-default})`}},
 	}
 	for _, tt := range tests {
-		got, problems := expandEnv(tt.in, lookup)
+		got, problems := ExpandEnv(tt.in, lookup)
 		if got != tt.want || !reflect.DeepEqual(problems, tt.problems) {
-			t.Errorf("expandEnv(%q) = %q, %q; want %q, %q", tt.in, got, problems, tt.want, tt.problems)
+			t.Errorf("ExpandEnv(%q) = %q, %q; want %q, %q", tt.in, got, problems, tt.want, tt.problems)
 		}
 	}
 }
@@ -55,7 +58,7 @@ func TestEnvInFields(t *testing.T) {
 	in := "vo: ${VO:-testvo}\ndefaults:\n  timeout: ${TIMEOUT}\n  concurrency: ${CONC:-3}\n" +
 		"sites:\n  - name: S\n    services:\n      - type: webdav\n        url: https://${SE_HOST}:1094\n" +
 		"        write_dir: /testvo/$$dir\n        audience: ${EMPTY}\n"
-	c, err := parse("sites.yaml", []byte(in), testEnv)
+	c, err := ParseWith("sites.yaml", []byte(in), testEnv)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,9 +98,9 @@ func TestParseDuration(t *testing.T) {
 		{"1e3d", 0, false},
 	}
 	for _, tt := range tests {
-		got, ok := parseDuration(tt.in)
+		got, ok := ParseDuration(tt.in)
 		if got != tt.want || ok != tt.ok {
-			t.Errorf("parseDuration(%q) = %v, %v; want %v, %v", tt.in, got, ok, tt.want, tt.ok)
+			t.Errorf("ParseDuration(%q) = %v, %v; want %v, %v", tt.in, got, ok, tt.want, tt.ok)
 		}
 	}
 }
@@ -106,14 +109,14 @@ func TestParseDuration(t *testing.T) {
 // values from the environment count as not given.
 func TestTokenSourceFromEnv(t *testing.T) {
 	in := "credentials:\n  token:\n    issuer: ${ISS:-}\n    client_id: ${CID:-}\n    client_secret_file: ${CSF:-}\n    file: ${BTF:-}\n" + base
-	c, err := parse("sites.yaml", []byte(in), env(map[string]string{"BTF": "/run/bt"}))
+	c, err := ParseWith("sites.yaml", []byte(in), env(map[string]string{"BTF": "/run/bt"}))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if tok := c.Credentials.Token; tok != (Token{File: "/run/bt"}) {
 		t.Errorf("file setup: %+v", tok)
 	}
-	c, err = parse("sites.yaml", []byte(in), env(map[string]string{"ISS": "https://iam.example.org", "CID": "probe", "CSF": "/etc/s"}))
+	c, err = ParseWith("sites.yaml", []byte(in), env(map[string]string{"ISS": "https://iam.example.org", "CID": "probe", "CSF": "/etc/s"}))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,9 +1,12 @@
-package config
+package config_test
 
 import (
 	"os"
 	"reflect"
 	"testing"
+
+	. "github.com/gridprobe/gridprobe/internal/config"
+	_ "github.com/gridprobe/gridprobe/probes/all"
 )
 
 // FuzzParse: Parse never panics; it returns a config or an error, never
@@ -23,9 +26,11 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte("credentials: {token: {issuer: 'https://i', client_id: c, client_secret_file: /s}}\n" + base))
 	f.Add([]byte(base + "      - {type: htcondor-ce, url: 'condor://[::1]', interval: 1.5d}\n"))
 	f.Add([]byte(base + "---\n"))
+	f.Add([]byte(policyConfig))
+	f.Add([]byte(svc("summary: {critical: ['1*', 2ssl], commissioning: [], commissioning_effect: none}")))
 	lookup := env(map[string]string{"TIMEOUT": "90s", "EMPTY": "", "GP_PROXY": "/tmp/p"})
 	f.Fuzz(func(t *testing.T, data []byte) {
-		c, err := parse("f.yaml", data, lookup)
+		c, err := ParseWith("f.yaml", data, lookup)
 		if (c == nil) == (err == nil) {
 			t.Fatalf("config %v and error %v", c, err)
 		}
@@ -39,7 +44,7 @@ func FuzzParse(f *testing.F) {
 		if err != nil {
 			t.Fatalf("Redacted: %v", err)
 		}
-		c2, err := parse("f.yaml", out, env(nil))
+		c2, err := ParseWith("f.yaml", out, env(nil))
 		if err != nil {
 			t.Fatalf("Redacted output does not parse: %v\n%s", err, out)
 		}

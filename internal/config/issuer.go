@@ -4,6 +4,8 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/gridprobe/gridprobe/internal/protocol"
 )
 
 // DefaultIssuerScope is what the token check of an issuer service asks
@@ -43,22 +45,13 @@ func (d *decoder) tokenMore(t *fields, tok *Token, issuer string, issuerOK bool)
 	return rtNode != nil || keyNode != nil
 }
 
-// issuerService reads the keys of an issuer service (issuer, scope),
-// refuses them elsewhere, and gives an issuer the storage interval: it is
-// checked as often as the token checks that depend on it.
+// issuerService reads the keys of an issuer service (issuer, scope; the
+// protocol registry refuses them for other types) and gives an issuer the
+// storage interval: it is checked as often as the token checks that
+// depend on it.
 func (d *decoder) issuerService(f *fields, svc *Service, c *Config) {
-	if svc.Type != TypeIssuer {
-		for _, k := range []string{"issuer", "scope"} {
-			if f.has(k) && svc.Type != "" {
-				d.errorf(f.keyNode(k), "%s: only for type issuer, not %s", k, svc.Type)
-			}
-		}
+	if spec, ok := protocol.Lookup(svc.Type); !ok || !spec.Takes("issuer") {
 		return
-	}
-	for _, k := range []string{"queue", "federation"} {
-		if f.has(k) {
-			d.errorf(f.keyNode(k), "%s: not for type issuer", k)
-		}
 	}
 	if s, n := d.str(f, "issuer", "issuer"); n != nil {
 		if d.url("issuer", s, n, []string{"https"}, "https", "an issuer's identifier") != nil {

@@ -1,10 +1,12 @@
-package config
+package config_test
 
 import (
 	"reflect"
 	"strings"
 	"testing"
 	"time"
+
+	. "github.com/gridprobe/gridprobe/internal/config"
 )
 
 const issuerSite = `sites:
@@ -29,7 +31,7 @@ credentials:
         scope: "storage.read:/probe  compute.read"
         interval: 5m
 `
-	c, err := parse("sites.yaml", []byte(in), testEnv)
+	c, err := ParseWith("sites.yaml", []byte(in), testEnv)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -47,7 +49,7 @@ credentials:
 	}
 	// A key for private_key_jwt instead of a secret.
 	in = "vo: v\ncredentials:\n  token:\n    issuer: https://iam\n    client_id: c\n    client_key_file: /k.pem\n" + issuerSite
-	if c, err = parse("sites.yaml", []byte(in), testEnv); err != nil || c.Credentials.Token.ClientKeyFile != "/k.pem" {
+	if c, err = ParseWith("sites.yaml", []byte(in), testEnv); err != nil || c.Credentials.Token.ClientKeyFile != "/k.pem" {
 		t.Errorf("client_key_file: %v", err)
 	}
 }
@@ -71,7 +73,7 @@ func TestRefreshTokenAndIssuerErrors(t *testing.T) {
 			"sites.yaml:7:9: queue: not for type issuer"},
 	}
 	for _, tt := range tests {
-		_, err := parse("sites.yaml", []byte(tt.in), testEnv)
+		_, err := ParseWith("sites.yaml", []byte(tt.in), testEnv)
 		if err == nil || err.Error() != tt.want {
 			t.Errorf("%s: got\n%v\nwant\n%s", tt.name, err, tt.want)
 		}

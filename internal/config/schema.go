@@ -9,30 +9,26 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/gridprobe/gridprobe/internal/protocol"
 )
 
 // Known keys of each mapping.
 var (
 	configKeys      = []string{"vo", "prefix", "defaults", "credentials", "sites"}
-	defaultsKeys    = []string{"timeout", "budget", "concurrency", "cert_expiry_warning", "storage_interval", "ce_interval"}
+	defaultsKeys    = []string{"timeout", "budget", "concurrency", "cert_expiry_warning", "storage_interval", "ce_interval", "summary"}
 	credentialsKeys = []string{"x509", "token"}
 	x509Keys        = []string{"proxy", "foreign_proxy", "novoms_proxy", "ca_dir", "voms_dir"}
 	tokenKeys       = []string{"issuer", "client_id", "client_secret_file", "file", "ca_file",
 		"refresh_token_file", "client_key_file", "issuer_url"}
 	siteKeys    = []string{"name", "vo", "budget", "services"}
 	serviceKeys = []string{"type", "url", "name", "vo", "scope_base", "read_file", "write_dir", "foreign_file",
-		"federation", "queue", "audience", "timeout", "skip", "interval", "issuer", "scope"}
+		"federation", "queue", "audience", "timeout", "skip", "interval", "summary", "issuer", "scope"}
 	fileRefKeys = []string{"path", "adler32", "size"}
 
-	types        = []string{TypeWebDAV, TypeXRootD, TypeARCCE, TypeHTCondorCE, TypeIssuer}
-	storageOnly  = []string{"scope_base", "read_file", "write_dir", "foreign_file"}
-	serviceKinds = map[string]string{
-		TypeWebDAV:     "SE-WebDAV",
-		TypeXRootD:     "SE-XRootD",
-		TypeARCCE:      "CE-ARC",
-		TypeHTCondorCE: "CE-HTCondor",
-		TypeIssuer:     "Token-Issuer",
-	}
+	// typeOnlyKeys are the service keys that belong to some types only
+	// (which ones: internal/protocol).
+	typeOnlyKeys = append(append([]string{}, protocol.StorageKeys...), "federation", "queue", "issuer", "scope")
 )
 
 var (
@@ -314,12 +310,17 @@ func (d *decoder) service(n *yaml.Node, site *Site, c *Config, prefixSet bool) (
 	errsBefore := len(d.errs)
 
 	typ, tn := d.required(f, "type", "type")
+	spec, known := protocol.Lookup(typ)
 	if tn != nil {
-		if contains(types, typ) {
+		types := protocol.Types()
+		switch {
+		case len(types) == 0:
+			d.errorf(tn, "type %q: this program registers no service types (a gridprobe bug: it does not link probes/all)", truncate(typ, 40))
+		case known:
 			svc.Type = typ
-		} else if s := suggest(typ, types); s != "" {
-			d.errorf(tn, "type %q: must be one of %s (did you mean %q?)", truncate(typ, 40), strings.Join(types, ", "), s)
-		} else {
+		case suggest(typ, types) != "":
+			d.errorf(tn, "type %q: must be one of %s (did you mean %q?)", truncate(typ, 40), strings.Join(types, ", "), suggest(typ, types))
+		default:
 			d.errorf(tn, "type %q: must be one of %s", truncate(typ, 40), strings.Join(types, ", "))
 		}
 	}
@@ -327,8 +328,8 @@ func (d *decoder) service(n *yaml.Node, site *Site, c *Config, prefixSet bool) (
 	sn.url = un
 	if un != nil {
 		svc.RawURL = raw
-		if svc.Type != "" {
-			svc.URL = d.serviceURL(svc.Type, raw, un)
+		if known {
+			svc.URL = d.serviceURL(spec, raw, un)
 		}
 	}
 	voBad := false
@@ -351,26 +352,21 @@ func (d *decoder) service(n *yaml.Node, site *Site, c *Config, prefixSet bool) (
 		if !prefixSet {
 			prefix = "org." + svc.VO
 		}
-		svc.Name = prefix + "." + serviceKinds[svc.Type]
+		svc.Name = prefix + "." + spec.Kind
 	}
 
-	// Fields that belong to one kind of service.
-	if svc.Type != "" {
-		for _, k := range storageOnly {
-			if f.has(k) && !svc.IsStorage() {
-				d.errorf(f.keyNode(k), "%s: only for storage services (webdav, xrootd), not %s", k, svc.Type)
+	// Fields that belong to some kinds of service only.
+	if known {
+		for _, k := range typeOnlyKeys {
+			if f.has(k) && !spec.Takes(k) {
+				d.errorf(f.keyNode(k), "%s: only for type %s, not %s", k, strings.Join(protocol.TypesTaking(k), ", "), svc.Type)
 			}
-		}
-		if f.has("federation") && svc.Type != TypeXRootD {
-			d.errorf(f.keyNode("federation"), "federation: only for type xrootd, not %s", svc.Type)
-		}
-		if f.has("queue") && svc.IsStorage() {
-			d.errorf(f.keyNode("queue"), "queue: only for compute elements (arc-ce, htcondor-ce), not %s", svc.Type)
 		}
 	}
 	d.storage(f, &svc)
-	if s, n := d.str(f, "federation", "federation"); n != nil {
-		if d.url("federation", s, n, []string{"root", "roots"}, "root or roots", "type xrootd federation") != nil {
+	if s, n := d.str(f, "federation", "federation"); n != nil && spec.Takes("federation") {
+		// A redirector speaks the service's own protocol.
+		if d.url("federation", s, n, spec.Schemes, strings.Join(spec.Schemes, " or "), "type "+spec.Type+" federation") != nil {
 			svc.Federation = s
 		}
 	}
@@ -381,7 +377,7 @@ func (d *decoder) service(n *yaml.Node, site *Site, c *Config, prefixSet bool) (
 		svc.Audience = svc.URL.Scheme + "://" + svc.URL.Host
 	}
 	sn.timeout = d.duration(f, "timeout", &svc.Timeout, false)
-	if svc.IsStorage() {
+	if spec.Storage {
 		svc.Interval = c.Defaults.StorageInterval
 	} else {
 		svc.Interval = c.Defaults.CEInterval
@@ -392,26 +388,17 @@ func (d *decoder) service(n *yaml.Node, site *Site, c *Config, prefixSet bool) (
 	return svc, sn, len(d.errs) == errsBefore
 }
 
-// serviceURL parses and checks a service's url for its type.
-func (d *decoder) serviceURL(typ, raw string, n *yaml.Node) *url.URL {
-	var u *url.URL
-	switch typ {
-	case TypeWebDAV:
-		u = d.url("url", raw, n, []string{"https", "davs"}, "https", "type webdav")
-		if u != nil && u.Scheme == "davs" {
-			u.Scheme = "https"
-		}
-	case TypeXRootD:
-		u = d.url("url", raw, n, []string{"root", "roots"}, "root or roots", "type xrootd")
-	case TypeARCCE:
-		u = d.url("url", raw, n, []string{"https"}, "https", "type arc-ce")
-	case TypeIssuer:
-		u = d.url("url", raw, n, []string{"https"}, "https", "type issuer")
-	case TypeHTCondorCE:
-		u = d.url("url", raw, n, []string{"condor"}, "condor (condor://host:port)", "type htcondor-ce")
-		if u != nil && u.Port() == "" {
-			u.Host += ":" + DefaultHTCondorCEPort
-		}
+// serviceURL parses and checks a service's url for its type: one of the
+// type's schemes (an alias normalised), and its default port added where the
+// type wants the port in the URL.
+func (d *decoder) serviceURL(spec protocol.Spec, raw string, n *yaml.Node) *url.URL {
+	u := d.url("url", raw, n, spec.Schemes, strings.Join(spec.Schemes, " or "), "type "+spec.Type)
+	if u == nil {
+		return nil
+	}
+	u.Scheme = spec.Normalise(u.Scheme)
+	if spec.PortInURL && u.Port() == "" {
+		u.Host += ":" + spec.DefaultPort
 	}
 	return u
 }

@@ -19,15 +19,8 @@ package config
 import (
 	"net/url"
 	"time"
-)
 
-// Service types.
-const (
-	TypeWebDAV     = "webdav"
-	TypeXRootD     = "xrootd"
-	TypeARCCE      = "arc-ce"
-	TypeHTCondorCE = "htcondor-ce"
-	TypeIssuer     = "issuer" // a VO's token issuer, a central service
+	"github.com/gridprobe/gridprobe/internal/protocol"
 )
 
 // Config is a whole sites.yaml after defaults and environment expansion.
@@ -54,6 +47,9 @@ type Defaults struct {
 	// into Service.Interval unless a service sets its own.
 	StorageInterval time.Duration `yaml:"storage_interval"` // default 30m
 	CEInterval      time.Duration `yaml:"ce_interval"`      // default 60m
+	// Summary holds the summary policies per VO and service type
+	// (policy.go); Config.Summary gives a service's effective one.
+	Summary []SummaryRule `yaml:"summary,omitempty"`
 }
 
 // Credentials says where the probe's credentials come from.
@@ -133,7 +129,7 @@ func (f FileRef) MarshalYAML() (any, error) {
 
 // Service is one endpoint of a site.
 type Service struct {
-	Type string `yaml:"type"` // webdav | xrootd | arc-ce | htcondor-ce
+	Type string `yaml:"type"` // a registered type (internal/protocol): webdav, xrootd, arc-ce, htcondor-ce
 	// URL is the parsed url. Normalised: a webdav davs:// URL has scheme
 	// https; an htcondor-ce URL always has a port (default 9619).
 	URL *url.URL `yaml:"-"`
@@ -167,10 +163,16 @@ type Service struct {
 	Timeout  time.Duration `yaml:"timeout"`        // inherits Defaults.Timeout
 	Skip     []string      `yaml:"skip,omitempty"` // check ids not to run, e.g. 14tkn-read
 	Interval time.Duration `yaml:"interval"`       // serve: as written, or Defaults.StorageInterval / CEInterval
+	// Summary is the service's own summary policy as written (nil: none);
+	// Config.Summary merges it with defaults.summary.
+	Summary *SummaryPolicy `yaml:"summary,omitempty"`
 
 	Line int `yaml:"-"` // where the service starts in the file
 }
 
-// IsStorage reports whether the service is a storage element (webdav or
-// xrootd) rather than a compute element.
-func (s *Service) IsStorage() bool { return s.Type == TypeWebDAV || s.Type == TypeXRootD }
+// IsStorage reports whether the service is a storage element rather than a
+// compute element (internal/protocol says which types are).
+func (s *Service) IsStorage() bool {
+	spec, ok := protocol.Lookup(s.Type)
+	return ok && spec.Storage
+}

@@ -45,6 +45,10 @@ type Service struct {
 	// PartyCentral, and its summary is WARNING/CRITICAL for them. Empty:
 	// PartySite.
 	Party Party
+	// Summary, when set, is the summary policy of sites.yaml: which checks
+	// count for 99summary and which are in commissioning (policy.go). Nil:
+	// 99summary is the worst state of every check.
+	Summary *SummaryPolicy
 
 	// partial: only some checks were selected (Select); no 99summary then.
 	partial bool

@@ -194,3 +194,22 @@ func TestNotedCentralFailure(t *testing.T) {
 		}
 	}
 }
+
+// Under a summary policy a critical check failing for the issuer is
+// UNKNOWN in the summary, never the site's CRITICAL.
+func TestPolicySummaryParty(t *testing.T) {
+	s := site("A",
+		Check{ID: "4crt-read", Run: ok},
+		Check{ID: "14tkn-read", Run: out(Critf("issuer down").Blame(PartyCentral))},
+		Check{ID: "16tkn-access", Run: crit},
+	)
+	s.Services[0].Summary = &SummaryPolicy{Commissioning: map[string]bool{"16tkn-access": true}, CommissioningCap: Warning}
+	res := (&Runner{}).Run(context.Background(), []*Site{s})
+	sum := res[len(res)-1]
+	if sum.State != Unknown || sum.Party != PartyCentral || !strings.Contains(sum.Detail, "not the site's fault: central service: 14tkn-read") {
+		t.Fatalf("summary %s %q %q", sum.State, sum.Party, sum.Detail)
+	}
+	if sum.RawState == nil || *sum.RawState != Critical {
+		t.Errorf("raw state %v, want the raw worst CRITICAL", sum.RawState)
+	}
+}

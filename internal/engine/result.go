@@ -140,6 +140,16 @@ type Result struct {
 	Start      time.Time     `json:"start"`
 	Duration   time.Duration `json:"duration_ns"`
 	RunID      string        `json:"run_id"`
+	// Role is the check's part in its service's 99summary under a summary
+	// policy (RoleCritical, RoleCommissioning, RoleNotCounted); empty
+	// without a policy, and on 99summary itself.
+	Role string `json:"summary_role,omitempty"`
+	// RawState, on a 99summary, is the worst state of all the service's
+	// checks whatever the policy; State is the summary the policy makes.
+	RawState *State `json:"raw_state,omitempty"`
+	// Since is when the check entered its current state, as far as known
+	// (`probe run --state`, `probe serve`); zero: unknown.
+	Since time.Time `json:"since,omitzero"`
 }
 
 // Metric is the ETF metric name: <service>-<check>, e.g.

@@ -165,7 +165,7 @@ type checkState struct {
 func (r *Runner) result(site *Site, svc *Service, check, cred string, start time.Time) Result {
 	return Result{
 		Site: site.Name, Service: svc.Name, Protocol: svc.Protocol, VO: svc.VO, URL: svc.URL,
-		Check: check, Credential: cred, Start: start, RunID: r.RunID,
+		Check: check, Credential: cred, Start: start, RunID: r.RunID, Role: svc.Summary.Role(check),
 	}
 }
 
@@ -396,11 +396,16 @@ func safeCleanup(ctx context.Context, fn func(context.Context) error) (err error
 }
 
 // summary makes the 99summary result: the worst state of the service's
-// checks that failed for the site; a check that failed for a central
-// service or for the probe counts as UNKNOWN whatever its own state (only
-// the site's faults make the site WARNING or CRITICAL), and the detail
-// names those checks by party. A failed cleanup makes it at least WARNING.
+// checks that failed for the service itself (the site; a central
+// service's own row), or what its summary policy makes of them
+// (policy.go). A check that failed for a central service or for the probe
+// counts as UNKNOWN whatever its own state (only the site's faults make the
+// site WARNING or CRITICAL), and the detail names those checks by party. A
+// failed cleanup makes it at least WARNING.
 func (r *Runner) summary(site *Site, svc *Service, states []checkState, cleanupErrs []string, now time.Time) Result {
+	if svc.Summary != nil {
+		return r.policySummary(site, svc, states, cleanupErrs, now)
+	}
 	res := r.result(site, svc, SummaryID, CredNone, now)
 	own := svc.own()
 	byState := map[State][]string{}
@@ -434,13 +439,7 @@ func (r *Runner) summary(site *Site, svc *Service, states []checkState, cleanupE
 		}
 	}
 	if len(byParty) > 0 {
-		var other []string
-		for _, p := range []Party{PartySite, PartyCentral, PartyProbe} {
-			if ids := byParty[p]; len(ids) > 0 {
-				other = append(other, fmt.Sprintf("%s: %s", partyWords[p], strings.Join(ids, ", ")))
-			}
-		}
-		parts = append(parts, fmt.Sprintf("not the %s's fault: %s", partyWords[own], strings.Join(other, "; ")))
+		parts = append(parts, fmt.Sprintf("not the %s's fault: %s", partyWords[own], partyParts(byParty)))
 	}
 	switch {
 	case len(states) == 0:
@@ -454,7 +453,20 @@ func (r *Runner) summary(site *Site, svc *Service, states []checkState, cleanupE
 		res.Detail += "; " + strings.Join(cleanupErrs, "; ")
 	}
 	res.Detail = OneLine(res.Detail)
+	raw := res.State // without a policy the raw worst is the summary
+	res.RawState = &raw
 	return res
+}
+
+// partyParts lists failed checks by party: "central service: a, b; probe: c".
+func partyParts(byParty map[Party][]string) string {
+	var other []string
+	for _, p := range []Party{PartySite, PartyCentral, PartyProbe} {
+		if ids := byParty[p]; len(ids) > 0 {
+			other = append(other, fmt.Sprintf("%s: %s", partyWords[p], strings.Join(ids, ", ")))
+		}
+	}
+	return strings.Join(other, "; ")
 }
 
 // partyWords name the parties in a summary detail.

@@ -17,9 +17,8 @@ import (
 	"github.com/gridprobe/gridprobe/internal/cred"
 	"github.com/gridprobe/gridprobe/internal/engine"
 	"github.com/gridprobe/gridprobe/internal/issuerfake"
-	"github.com/gridprobe/gridprobe/internal/plan"
+	"github.com/gridprobe/gridprobe/internal/round"
 	"github.com/gridprobe/gridprobe/probes/issuer"
-	"github.com/gridprobe/gridprobe/probes/probe"
 )
 
 // IssuerOptions choose what RunIssuerSuite runs.
@@ -189,12 +188,11 @@ sites:
 		return nil, err
 	}
 	cs := &cfg.Sites[0]
-	svc, err := plan.BuildService(cfg, cs, &cs.Services[0], plan.Options{RunID: engine.NewRunID(),
-		Creds: probe.NewCredentials(cfg.Credentials, cred.NewRound(src))})
+	rd, err := round.One(cfg, cs, &cs.Services[0], round.Options{Tokens: cred.NewRound(src)})
 	if err != nil {
 		return nil, err
 	}
-	return &engine.Site{Name: name, Budget: cs.Budget, Services: []*engine.Service{svc}}, nil
+	return rd.Sites[0], nil
 }
 
 // deadIssuer is the URL of a port nothing listens on.

@@ -11,8 +11,7 @@ import (
 	"github.com/gridprobe/gridprobe/internal/cred"
 	"github.com/gridprobe/gridprobe/internal/engine"
 	"github.com/gridprobe/gridprobe/internal/issuerfake"
-	"github.com/gridprobe/gridprobe/internal/plan"
-	"github.com/gridprobe/gridprobe/probes/probe"
+	"github.com/gridprobe/gridprobe/internal/round"
 )
 
 // outage runs rounds of testbed sites (WebDAV and XRootD of the real SE,
@@ -68,7 +67,7 @@ sites:
 		tok.issuer, e["GRIDPROBE_CLIENT_ID"], tok.secretFile, tok.caFile, issuerURL)
 	for i, wd := range o.wds {
 		fmt.Fprintf(&b, "  - name: T2_ISSUER_%03d\n    services:\n", i)
-		for _, svc := range []struct{ typ, url string }{{config.TypeWebDAV, e["GRIDPROBE_WEBDAV_URL"]}, {config.TypeXRootD, e["GRIDPROBE_XROOTD_URL"]}} {
+		for _, svc := range []struct{ typ, url string }{{"webdav", e["GRIDPROBE_WEBDAV_URL"]}, {"xrootd", e["GRIDPROBE_XROOTD_URL"]}} {
 			fmt.Fprintf(&b, `      - type: %s
         url: %s
         scope_base: /testvo
@@ -95,13 +94,16 @@ func (o *outage) round(ctx context.Context, tok tokenSpec, issuerURL string) ([]
 		return nil, 0, err
 	}
 	defer src.Close()
-	runID := engine.NewRunID()
-	sites, err := plan.Build(cfg, plan.Options{RunID: runID, Creds: probe.NewCredentials(cfg.Credentials, cred.NewRound(src))})
+	rd, err := round.Build(cfg, round.Options{Tokens: cred.NewRound(src)})
 	if err != nil {
 		return nil, 0, err
 	}
+	defer rd.Close()
+	runID := rd.RunID
+	runner := rd.Runner(len(rd.Sites), nil)
+	runner.Grace, runner.CleanupTimeout = time.Second, 20*time.Second
 	start := time.Now()
-	res := (&engine.Runner{Concurrency: len(sites), RunID: runID, Grace: time.Second, CleanupTimeout: 20 * time.Second}).Run(ctx, sites)
+	res := runner.Run(ctx, rd.Sites)
 	took := time.Since(start)
 	if o.base == nil {
 		o.baseTook = took

@@ -14,9 +14,8 @@ import (
 	"github.com/gridprobe/gridprobe/internal/config"
 	"github.com/gridprobe/gridprobe/internal/cred"
 	"github.com/gridprobe/gridprobe/internal/engine"
-	"github.com/gridprobe/gridprobe/probes/probe"
-	"github.com/gridprobe/gridprobe/probes/webdav"
-	"github.com/gridprobe/gridprobe/probes/xrootd"
+	"github.com/gridprobe/gridprobe/internal/plan"
+	"github.com/gridprobe/gridprobe/internal/round"
 )
 
 // Expect is what one check must report under a fault: one of States, with
@@ -35,7 +34,7 @@ func want(check string, st engine.State, detail ...string) Expect {
 // must report, and how to list what the run left behind.
 type Case struct {
 	Fault    string // fault name, e.g. "latency>timeout"
-	Type     string // config.TypeWebDAV or config.TypeXRootD
+	Type     string // webdav.Type or xrootd.Type
 	URL      string
 	WriteDir string
 	// Audience is the token audience when it differs from the URL (a
@@ -46,12 +45,13 @@ type Case struct {
 	// same round) whose every check state this site must reproduce.
 	SameAs string
 	// Leftovers lists what this run left in its scratch area (nil: the
-	// fault leaves no way to write).
-	Leftovers func(ctx context.Context, runID string) ([]string, error)
+	// fault leaves no way to write); scratchID names the site's scratch
+	// directory in this round (plan.ScratchID).
+	Leftovers func(ctx context.Context, scratchID string) ([]string, error)
 	// ForeignDeletes lists deletes outside the run's scratch area that
 	// this case's server saw (fake servers only; the testbed is audited
 	// through its log).
-	ForeignDeletes func(runID string) []string
+	ForeignDeletes func(scratchID string) []string
 }
 
 // Harness owns every fault server and proxy of a suite run.
@@ -110,253 +110,6 @@ func (h *Harness) proxyName() string {
 	defer h.mu.Unlock()
 	h.nextProxy++
 	return fmt.Sprintf("p%d", h.nextProxy)
-}
-
-// Faults lists the fault names Case knows, in table order.
-var Faults = []string{
-	"baseline-webdav", "baseline-xrootd", "healthy-webdav", "latency-mild", "latency>timeout", "bandwidth-limit", "reset-mid-transfer", "reset-peer",
-	"refused", "blackhole", "trickle-1B/s", "tls-expired", "tls-wrong-host", "tls-unknown-ca", "malformed-propfind",
-	"healthy-xrootd", "xrootd-latency>timeout", "xrootd-reset-mid-transfer", "xrootd-garbage-frames", "xrootd-blackhole",
-}
-
-// Case builds site i's endpoint for the named fault.
-func (h *Harness) Case(ctx context.Context, fault string, i int) (*Case, error) {
-	to := h.Timeout.String()
-	// via puts a toxiproxy in front of the testbed endpoint of one protocol,
-	// in a write dir of its own whose leftovers list finds.
-	via := func(typ, scheme, upstream, audience string, list func(context.Context, string) (string, error), toxics ...Toxic) (*Case, error) {
-		addr, err := h.toxi.Proxy(h.proxyName(), upstream, toxics...)
-		if err != nil {
-			return nil, err
-		}
-		wd := fmt.Sprintf(FaultsWriteRoot+"/s%03d", i)
-		if err := h.mkdir(ctx, wd); err != nil {
-			return nil, err
-		}
-		c := &Case{Fault: fault, Type: typ, URL: scheme + "://" + localhost(addr), WriteDir: wd, Audience: audience}
-		c.Leftovers = func(ctx context.Context, runID string) ([]string, error) {
-			out, err := list(ctx, wd)
-			if err != nil {
-				return nil, err
-			}
-			if strings.Contains(out, runID) {
-				return []string{wd + "/" + runID}, nil
-			}
-			return nil, nil
-		}
-		return c, nil
-	}
-	webdavVia := func(toxics ...Toxic) (*Case, error) {
-		return via(config.TypeWebDAV, "https", h.TB.WebDAVAddr(), h.TB.Env["GRIDPROBE_WEBDAV_URL"], h.TB.ListWebDAV, toxics...)
-	}
-	xrootdVia := func(toxics ...Toxic) (*Case, error) {
-		return via(config.TypeXRootD, "roots", h.TB.XRootDAddr(), h.TB.Env["GRIDPROBE_XROOTD_URL"], h.TB.ListXRootD, toxics...)
-	}
-	bad := func(typ, scheme string, s *Server, err error) (*Case, error) {
-		if err != nil {
-			return nil, err
-		}
-		h.onClose(func() { s.Close() })
-		return &Case{Fault: fault, Type: typ, URL: scheme + localhost(s.Addr()), WriteDir: "/testvo/gridprobe"}, nil
-	}
-	tlsDAV := func(hosts []string, ca *CA, nb, na time.Time) (*Case, error) {
-		cert, err := ca.ServerCert(hosts, nb, na)
-		if err != nil {
-			return nil, err
-		}
-		d := NewMalformedDAV(nil)
-		s, err := TLSServer(cert, d)
-		return bad(config.TypeWebDAV, "https://", s, err)
-	}
-	now := time.Now()
-	switch fault {
-	case "baseline-webdav", "baseline-xrootd":
-		// The testbed endpoint itself, no proxy: the reference the healthy
-		// sites are compared with.
-		wd := fmt.Sprintf(FaultsWriteRoot+"/s%03d", i)
-		if err := h.mkdir(ctx, wd); err != nil {
-			return nil, err
-		}
-		c := &Case{Fault: fault, Type: config.TypeWebDAV, URL: h.TB.Env["GRIDPROBE_WEBDAV_URL"], WriteDir: wd}
-		list := h.TB.ListWebDAV
-		if fault == "baseline-xrootd" {
-			c.Type, c.URL, list = config.TypeXRootD, h.TB.Env["GRIDPROBE_XROOTD_URL"], h.TB.ListXRootD
-		}
-		c.Expect = []Expect{want("1connection", engine.OK), want("2ssl", engine.OK)}
-		if fault == "baseline-xrootd" {
-			c.Expect = []Expect{want("1connection", engine.OK), want("3version", engine.OK)}
-		}
-		c.Leftovers = func(ctx context.Context, runID string) ([]string, error) {
-			out, err := list(ctx, wd)
-			if err != nil {
-				return nil, err
-			}
-			if strings.Contains(out, runID) {
-				return []string{wd + "/" + runID}, nil
-			}
-			return nil, nil
-		}
-		return c, nil
-	case "healthy-webdav", "latency-mild":
-		var tx []Toxic
-		if fault == "latency-mild" {
-			tx = append(tx, Latency(20))
-		}
-		c, err := webdavVia(tx...)
-		if err != nil {
-			return nil, err
-		}
-		c.SameAs = "baseline-webdav"
-		return c, nil
-	case "latency>timeout":
-		c, err := webdavVia(Latency(int(3 * h.Timeout / time.Millisecond)))
-		if err != nil {
-			return nil, err
-		}
-		c.Expect = []Expect{want("1connection", engine.OK), want("2ssl", engine.Critical, "timeout after "+to),
-			want("4crt-read", engine.Unknown, "prerequisite 2ssl failed"), want(engine.SummaryID, engine.Critical)}
-		return c, nil
-	case "bandwidth-limit":
-		// 1 MiB reference file at 16 KB/s cannot be read within the timeout.
-		c, err := webdavVia(Bandwidth(16))
-		if err != nil {
-			return nil, err
-		}
-		c.Expect = []Expect{want("2ssl", engine.OK), want("4crt-read", engine.Critical, "timeout after "+to), want(engine.SummaryID, engine.Critical)}
-		return c, nil
-	case "reset-mid-transfer":
-		// Each connection is cut after 64 KiB: the handshake and small
-		// requests pass, the 1 MiB reference read breaks mid-body.
-		c, err := webdavVia(LimitData(64 << 10))
-		if err != nil {
-			return nil, err
-		}
-		c.Expect = []Expect{want("2ssl", engine.OK), want("4crt-read", engine.Critical), want(engine.SummaryID, engine.Critical)}
-		return c, nil
-	case "reset-peer":
-		c, err := webdavVia(ResetPeer(1))
-		if err != nil {
-			return nil, err
-		}
-		c.Expect = []Expect{want("1connection", engine.OK), want("2ssl", engine.Critical, "reset"),
-			want(engine.SummaryID, engine.Critical)}
-		return c, nil
-	case "refused":
-		addr, err := Refused()
-		if err != nil {
-			return nil, err
-		}
-		return &Case{Fault: fault, Type: config.TypeWebDAV, URL: "https://" + localhost(addr), WriteDir: "/testvo/gridprobe",
-			Expect: []Expect{want("1connection", engine.Critical, "connection refused"), want("2ssl", engine.Unknown, "prerequisite 1connection failed"),
-				want(engine.SummaryID, engine.Critical)}}, nil
-	case "blackhole":
-		s, err := Blackhole()
-		c, err := bad(config.TypeWebDAV, "https://", s, err)
-		if err != nil {
-			return nil, err
-		}
-		c.Expect = []Expect{want("1connection", engine.OK), want("2ssl", engine.Critical, "timeout after "+to), want(engine.SummaryID, engine.Critical)}
-		return c, nil
-	case "trickle-1B/s":
-		// A TLS handshake record header announcing 16 KiB, then its body,
-		// one byte per second: the client waits for a record that never
-		// completes (a slow-loris server).
-		s, err := Trickle(append([]byte{0x16, 0x03, 0x03, 0x40, 0x00}, make([]byte, 64)...), time.Second)
-		c, err := bad(config.TypeWebDAV, "https://", s, err)
-		if err != nil {
-			return nil, err
-		}
-		c.Expect = []Expect{want("1connection", engine.OK), want("2ssl", engine.Critical, "timeout after "+to), want(engine.SummaryID, engine.Critical)}
-		return c, nil
-	case "tls-expired":
-		c, err := tlsDAV([]string{"localhost", "127.0.0.1"}, h.ca, now.Add(-72*time.Hour), now.Add(-24*time.Hour))
-		if err != nil {
-			return nil, err
-		}
-		c.Expect = []Expect{want("2ssl", engine.Critical, "expired"), want("4crt-read", engine.Unknown, "prerequisite 2ssl failed"), want(engine.SummaryID, engine.Critical)}
-		return c, nil
-	case "tls-wrong-host":
-		c, err := tlsDAV([]string{"wrong-host.example.org"}, h.ca, now.Add(-time.Hour), now.Add(24*time.Hour))
-		if err != nil {
-			return nil, err
-		}
-		c.Expect = []Expect{want("2ssl", engine.Critical, "wrong-host.example.org"), want(engine.SummaryID, engine.Critical)}
-		return c, nil
-	case "tls-unknown-ca":
-		other, err := NewCA("gridprobe faults untrusted CA")
-		if err != nil {
-			return nil, err
-		}
-		c, err := tlsDAV([]string{"localhost", "127.0.0.1"}, other, now.Add(-time.Hour), now.Add(24*time.Hour))
-		if err != nil {
-			return nil, err
-		}
-		c.Expect = []Expect{want("2ssl", engine.Critical, "unknown authority"), want(engine.SummaryID, engine.Critical)}
-		return c, nil
-	case "malformed-propfind":
-		cert, err := h.ca.ServerCert([]string{"localhost", "127.0.0.1"}, now.Add(-time.Hour), now.Add(365*24*time.Hour))
-		if err != nil {
-			return nil, err
-		}
-		d := NewMalformedDAV(map[string][]byte{"/testvo/reference.dat": h.refData, "/othervo/reference.dat": []byte("other")})
-		d.MkdirAll("/testvo/gridprobe")
-		s, err := TLSServer(cert, d)
-		c, err := bad(config.TypeWebDAV, "https://", s, err)
-		if err != nil {
-			return nil, err
-		}
-		c.Expect = []Expect{want("2ssl", engine.OK), want("3crt_extension", engine.Critical, "XML"),
-			want("8crt-directory", engine.Critical, "XML"), want(engine.SummaryID, engine.Critical)}
-		c.Leftovers = func(_ context.Context, runID string) ([]string, error) { return d.Under("/testvo/gridprobe"), nil }
-		c.ForeignDeletes = func(runID string) []string {
-			var out []string
-			for _, p := range d.Deletes() {
-				if p != "/testvo/gridprobe/"+runID && !strings.HasPrefix(p, "/testvo/gridprobe/"+runID+"/") {
-					out = append(out, p)
-				}
-			}
-			return out
-		}
-		return c, nil
-	case "healthy-xrootd":
-		c, err := xrootdVia()
-		if err != nil {
-			return nil, err
-		}
-		c.SameAs = "baseline-xrootd"
-		return c, nil
-	case "xrootd-latency>timeout":
-		c, err := xrootdVia(Latency(int(3 * h.Timeout / time.Millisecond)))
-		if err != nil {
-			return nil, err
-		}
-		c.Expect = []Expect{want("1connection", engine.OK), want("3version", engine.Critical, "timeout"), want(engine.SummaryID, engine.Critical)}
-		return c, nil
-	case "xrootd-reset-mid-transfer":
-		c, err := xrootdVia(LimitData(64 << 10))
-		if err != nil {
-			return nil, err
-		}
-		c.Expect = []Expect{want("3version", engine.OK), want("4crt-read", engine.Critical), want(engine.SummaryID, engine.Critical)}
-		return c, nil
-	case "xrootd-garbage-frames":
-		s, err := XRootDGarbage()
-		c, err := bad(config.TypeXRootD, "roots://", s, err)
-		if err != nil {
-			return nil, err
-		}
-		c.Expect = []Expect{want("1connection", engine.OK), want("3version", engine.Critical, "protocol"), want(engine.SummaryID, engine.Critical)}
-		return c, nil
-	case "xrootd-blackhole":
-		s, err := Blackhole()
-		c, err := bad(config.TypeXRootD, "roots://", s, err)
-		if err != nil {
-			return nil, err
-		}
-		c.Expect = []Expect{want("1connection", engine.OK), want("3version", engine.Critical, "timeout"), want(engine.SummaryID, engine.Critical)}
-		return c, nil
-	}
-	return nil, fmt.Errorf("unknown fault %q", fault)
 }
 
 func (h *Harness) mkdir(ctx context.Context, dir string) error {
@@ -449,28 +202,12 @@ func (h *Harness) Build(cases []*Case, runID string, concurrency int) (*config.C
 	if err != nil {
 		return nil, nil, fmt.Errorf("fault round config: %w", err)
 	}
-	creds := probe.NewCredentials(cfg.Credentials, h.Tokens)
-	var sites []*engine.Site
-	for i := range cfg.Sites {
-		cs := &cfg.Sites[i]
-		t := probe.Target{Config: cfg, Site: cs, Service: &cs.Services[0], RunID: runID, Creds: creds}
-		var svc *engine.Service
-		switch cs.Services[0].Type {
-		case config.TypeWebDAV:
-			svc, err = webdav.New(t)
-		case config.TypeXRootD:
-			svc, err = buildXRootD(t)
-		}
-		if err != nil {
-			return nil, nil, fmt.Errorf("site %s: %w", cs.Name, err)
-		}
-		sites = append(sites, &engine.Site{Name: cs.Name, Budget: cs.Budget, Services: []*engine.Service{svc}})
+	rd, err := round.Build(cfg, round.Options{RunID: runID, Tokens: h.Tokens})
+	if err != nil {
+		return nil, nil, err
 	}
-	return cfg, sites, nil
+	return cfg, rd.Sites, nil
 }
-
-// buildXRootD is the XRootD probe the round uses (the real one).
-var buildXRootD = xrootd.New
 
 // Verdict is how one case fared in a round.
 type Verdict struct {
@@ -507,9 +244,15 @@ type RoundResult struct {
 // judges each site: expectations, leftovers, foreign deletes, budget.
 func (h *Harness) RunRound(ctx context.Context, cases []*Case, concurrency int) (*RoundResult, error) {
 	runID := engine.NewRunID()
-	_, sites, err := h.Build(cases, runID, concurrency)
+	cfg, sites, err := h.Build(cases, runID, concurrency)
 	if err != nil {
 		return nil, err
+	}
+	scratch := make([]string, len(cases)) // each site's scratch directory name
+	for i := range cfg.Sites {
+		if scratch[i], err = plan.ScratchID(runID, &cfg.Sites[i], &cfg.Sites[i].Services[0]); err != nil {
+			return nil, err
+		}
 	}
 	logStart := h.TB.ServerLogOffset()
 	var logMu sync.Mutex
@@ -604,7 +347,7 @@ func (h *Harness) RunRound(ctx context.Context, cases []*Case, concurrency int) 
 			}
 		}
 		if c.Leftovers != nil {
-			left, err := c.Leftovers(lctx, runID)
+			left, err := c.Leftovers(lctx, scratch[i])
 			if err != nil {
 				v.Problems = append(v.Problems, fmt.Sprintf("listing the scratch area: %v", err))
 			}
@@ -620,7 +363,7 @@ func (h *Harness) RunRound(ctx context.Context, cases []*Case, concurrency int) 
 			}
 		}
 		if c.ForeignDeletes != nil {
-			v.Foreign = c.ForeignDeletes(runID)
+			v.Foreign = c.ForeignDeletes(scratch[i])
 			if len(v.Foreign) > 0 {
 				v.Problems = append(v.Problems, fmt.Sprintf("deletes outside the scratch area: %s", strings.Join(v.Foreign, ", ")))
 			}
@@ -646,7 +389,10 @@ func (h *Harness) RunRound(ctx context.Context, cases []*Case, concurrency int) 
 		for wd := range writeDirs {
 			mine = mine || p == wd || strings.HasPrefix(p, wd+"/")
 		}
-		inRun := strings.Contains(p, "/"+runID+"/") || strings.HasSuffix(p, "/"+runID)
+		inRun := false
+		for _, id := range scratch {
+			inRun = inRun || strings.Contains(p, "/"+id+"/") || strings.HasSuffix(p, "/"+id)
+		}
 		if (mine && !inRun) || protected[p] {
 			rr.Foreign = append(rr.Foreign, p)
 		}

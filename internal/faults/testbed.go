@@ -5,12 +5,19 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
+	"net/url"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
+	"testing"
 	"time"
+
+	"github.com/gridprobe/gridprobe/internal/config"
+	"github.com/gridprobe/gridprobe/internal/testbedenv"
+	"github.com/gridprobe/gridprobe/probes/probe"
+	"github.com/gridprobe/gridprobe/probes/registry"
+	"github.com/gridprobe/gridprobe/probes/storage"
+	"github.com/gridprobe/gridprobe/probes/xrootd"
 )
 
 // ErrNoTestbed is wrapped by LoadTestbed when the testbed is down.
@@ -23,47 +30,28 @@ type Testbed struct {
 	Env  map[string]string // GRIDPROBE_* and X509_* variables
 }
 
-// FindRoot walks up from the working directory to the directory holding
-// go.mod and testbed/env.
-func FindRoot() (string, error) {
-	dir, err := os.Getwd()
+// FindRoot is the repository root (the directory holding testbed/env).
+func FindRoot() (string, error) { return testbedenv.RepoRoot(), nil }
+
+// testbedEndpoints are the endpoints the fault suite needs.
+var testbedEndpoints = []string{"GRIDPROBE_WEBDAV_URL", "GRIDPROBE_XROOTD_URL", "GRIDPROBE_ISSUER"}
+
+// LoadTestbed reads the testbed environment (internal/testbedenv) and
+// checks the WebDAV, XRootD and issuer endpoints answer.
+func LoadTestbed(root string) (*Testbed, error) {
+	env, err := testbedenv.Read(testbedEndpoints...)
 	if err != nil {
-		return "", err
+		return nil, fmt.Errorf("%w: %v", ErrNoTestbed, err)
 	}
-	for i := 0; i < 10; i++ {
-		if _, err := os.Stat(filepath.Join(dir, "testbed", "env")); err == nil {
-			return dir, nil
-		}
-		dir = filepath.Dir(dir)
-	}
-	return "", fmt.Errorf("no testbed/env above the working directory")
+	return &Testbed{Root: root, Env: env}, nil
 }
 
-// LoadTestbed reads the testbed environment and checks the WebDAV, XRootD
-// and issuer endpoints answer TCP.
-func LoadTestbed(root string) (*Testbed, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	out, err := exec.CommandContext(ctx, "bash", "-c", `eval "$("$0")" && env`, filepath.Join(root, "testbed", "env")).Output()
-	if err != nil {
-		return nil, fmt.Errorf("%w: testbed/env: %v", ErrNoTestbed, err)
-	}
-	env := map[string]string{}
-	for _, line := range strings.Split(string(out), "\n") {
-		k, v, ok := strings.Cut(line, "=")
-		if ok && (strings.HasPrefix(k, "GRIDPROBE_") || strings.HasPrefix(k, "X509_")) {
-			env[k] = v
-		}
-	}
-	tb := &Testbed{Root: root, Env: env}
-	for _, hp := range []string{tb.WebDAVAddr(), tb.XRootDAddr(), strings.TrimPrefix(env["GRIDPROBE_ISSUER"], "https://")} {
-		c, err := net.DialTimeout("tcp", hp, 3*time.Second)
-		if err != nil {
-			return nil, fmt.Errorf("%w: %s: %v", ErrNoTestbed, hp, err)
-		}
-		c.Close()
-	}
-	return tb, nil
+// TestTestbed is the testbed for a test, through internal/testbedenv: the
+// test fails when it is down, unless GRIDPROBE_NO_TESTBED=1 (then it is
+// skipped, saying so).
+func TestTestbed(t testing.TB) *Testbed {
+	t.Helper()
+	return &Testbed{Root: testbedenv.RepoRoot(), Env: testbedenv.Load(t, testbedEndpoints...)}
 }
 
 // WebDAVAddr is host:port of the testbed's https endpoint.
@@ -183,4 +171,20 @@ func readAllLimit(f *os.File, max int64) ([]byte, error) {
 		return nil, fmt.Errorf("reading server log: %w", err)
 	}
 	return b, nil
+}
+
+// OpenStore opens the testbed endpoint of a storage type (webdav, xrootd)
+// with the testbed proxy, through the protocol's registered transport.
+func (tb *Testbed) OpenStore(ctx context.Context, typ string) (storage.Store, func(), error) {
+	raw := tb.Env["GRIDPROBE_WEBDAV_URL"]
+	if typ == xrootd.Type {
+		raw = tb.Env["GRIDPROBE_XROOTD_URL"]
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return nil, nil, err
+	}
+	sv := &config.Service{Type: typ, URL: u, RawURL: raw}
+	creds := probe.NewCredentials(config.Credentials{X509: config.X509{Proxy: tb.Env["X509_USER_PROXY"], CADir: tb.Env["X509_CERT_DIR"]}}, nil)
+	return registry.OpenStore(ctx, probe.Target{Service: sv, Site: &config.Site{}, Config: &config.Config{}, Creds: creds})
 }

@@ -157,10 +157,10 @@ func TestOIDCAgentRefreshRound(t *testing.T) {
 		t.Fatal(err)
 	}
 	refreshes := in.logged("grant=refresh_token")
-	viaRT, took := round(t, sitesYAML(env, in.URL, fmt.Sprintf("    issuer: %s\n    issuer_url: %s\n    client_id: %s\n    client_secret_file: %s\n    refresh_token_file: %s\n    ca_file: %s",
+	viaRT, took := runRound(t, sitesYAML(env, in.URL, fmt.Sprintf("    issuer: %s\n    issuer_url: %s\n    client_id: %s\n    client_secret_file: %s\n    refresh_token_file: %s\n    ca_file: %s",
 		env["GRIDPROBE_ISSUER"], in.URL, env["GRIDPROBE_CLIENT_ID"], env["GRIDPROBE_CLIENT_SECRET_FILE"], rtFile, env["GRIDPROBE_ISSUER_CA"])))
 	t.Logf("round through the refresh-token source: %s, %d refresh_token grants", took, in.logged("grant=refresh_token")-refreshes)
-	viaCC, _ := round(t, sitesYAML(env, in.URL, fmt.Sprintf("    issuer: %s\n    issuer_url: %s\n    client_id: %s\n    client_secret_file: %s\n    ca_file: %s",
+	viaCC, _ := runRound(t, sitesYAML(env, in.URL, fmt.Sprintf("    issuer: %s\n    issuer_url: %s\n    client_id: %s\n    client_secret_file: %s\n    ca_file: %s",
 		env["GRIDPROBE_ISSUER"], in.URL, env["GRIDPROBE_CLIENT_ID"], env["GRIDPROBE_CLIENT_SECRET_FILE"], env["GRIDPROBE_ISSUER_CA"])))
 	compareRounds(t, viaRT, viaCC, in.logged("grant=refresh_token")-refreshes)
 }

@@ -20,7 +20,7 @@ func TestIssuerOutage(t *testing.T) {
 	yaml := sitesYAML(env, in.URL, fmt.Sprintf("    issuer: %s\n    issuer_url: %s\n    client_id: %s\n    client_secret_file: %s\n    ca_file: %s",
 		env["GRIDPROBE_ISSUER"], in.URL, env["GRIDPROBE_CLIENT_ID"], env["GRIDPROBE_CLIENT_SECRET_FILE"], env["GRIDPROBE_ISSUER_CA"]))
 
-	base, took := round(t, yaml)
+	base, took := runRound(t, yaml)
 	t.Logf("issuer up: round took %s", took)
 	for _, r := range base {
 		if r.Protocol == "issuer" && r.State != engine.OK {
@@ -33,7 +33,7 @@ func TestIssuerOutage(t *testing.T) {
 	}
 
 	in.stop()
-	down, took := round(t, yaml)
+	down, took := runRound(t, yaml)
 	t.Logf("issuer down: round took %s", took)
 	checkOutage(t, env, base, down)
 	if t.Failed() || testing.Verbose() {
@@ -41,7 +41,7 @@ func TestIssuerOutage(t *testing.T) {
 	}
 
 	in.start()
-	back, took := round(t, yaml)
+	back, took := runRound(t, yaml)
 	t.Logf("issuer back: round took %s", took)
 	b := index(base)
 	for _, r := range back {

@@ -9,9 +9,8 @@ import (
 	"github.com/gridprobe/gridprobe/internal/config"
 	"github.com/gridprobe/gridprobe/internal/cred"
 	"github.com/gridprobe/gridprobe/internal/engine"
-	"github.com/gridprobe/gridprobe/internal/plan"
+	"github.com/gridprobe/gridprobe/internal/round"
 	"github.com/gridprobe/gridprobe/internal/tokensource"
-	"github.com/gridprobe/gridprobe/probes/probe"
 )
 
 // sitesYAML is the testbed site (WebDAV and XRootD of the real SE) and a
@@ -49,12 +48,13 @@ sites:
     services:
 %s%s`, env["X509_USER_PROXY"], env["GRIDPROBE_FOREIGN_PROXY"], env["GRIDPROBE_NOVOMS_PROXY"], env["X509_CERT_DIR"],
 		env["X509_VOMS_DIR"], tokenYAML, issuerURL, env["GRIDPROBE_ISSUER"],
-		storage(config.TypeWebDAV, env["GRIDPROBE_WEBDAV_URL"]), storage(config.TypeXRootD, env["GRIDPROBE_XROOTD_URL"]))
+		storage("webdav", env["GRIDPROBE_WEBDAV_URL"]), storage("xrootd", env["GRIDPROBE_XROOTD_URL"]))
 }
 
-// round is one round as `probe run` makes it: a fresh token source (a new
-// process has an empty cache) behind the round's breaker, plan, engine.
-func round(t *testing.T, yaml string) ([]engine.Result, time.Duration) {
+// runRound is one round as `probe run` makes it (internal/round), with a
+// fresh token source (a new process has an empty cache) behind the
+// round's breaker.
+func runRound(t *testing.T, yaml string) ([]engine.Result, time.Duration) {
 	t.Helper()
 	cfg, err := config.Parse("sites.yaml", []byte(yaml))
 	if err != nil {
@@ -67,15 +67,15 @@ func round(t *testing.T, yaml string) ([]engine.Result, time.Duration) {
 	if c, ok := src.(interface{ Close() error }); ok {
 		defer c.Close()
 	}
-	runID := engine.NewRunID()
-	sites, err := plan.Build(cfg, plan.Options{RunID: runID, Creds: probe.NewCredentials(cfg.Credentials, cred.NewRound(src))})
+	rd, err := round.Build(cfg, round.Options{Tokens: cred.NewRound(src)})
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer rd.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	start := time.Now()
-	res := (&engine.Runner{Concurrency: 4, RunID: runID}).Run(ctx, sites)
+	res := rd.Runner(4, nil).Run(ctx, rd.Sites)
 	return res, time.Since(start)
 }
 

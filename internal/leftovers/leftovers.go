@@ -5,8 +5,8 @@
 // Everything is removed through probe.Scratch.Delete, the one guarded
 // delete, so cleaning cannot reach outside the leftover run's own area.
 //
-// Listing works over an interface both protocols satisfy: HTTP PROPFIND
-// for WebDAV (NewWebDAV) and kXR_dirlist for XRootD (NewXRootD).
+// It works over any storage protocol's storage.Store (probes/storage):
+// listing and removing, with the probe's own proxy.
 package leftovers
 
 import (
@@ -19,23 +19,9 @@ import (
 	"time"
 
 	"github.com/gridprobe/gridprobe/probes/probe"
+	"github.com/gridprobe/gridprobe/probes/storage"
 )
 
-// Entry is one child of a listed directory.
-type Entry struct {
-	Name  string
-	IsDir bool
-}
-
-// Store lists and removes objects on one storage endpoint.
-type Store interface {
-	// List returns the direct children of dir.
-	List(ctx context.Context, dir string) ([]Entry, error)
-	// Remove deletes one file, or one empty directory when isDir.
-	Remove(ctx context.Context, p string, isDir bool) error
-}
-
-// runDirRE is a run id: gp-<UTC time>-<48 random bits in hex>.
 var runDirRE = regexp.MustCompile(`^gp-([0-9]{8}T[0-9]{6}Z)-[0-9a-f]{12}$`)
 
 // RunStarted parses the start time from a run id; ok is false for any
@@ -75,7 +61,7 @@ const (
 // Find lists write_dir and returns the run-id directories in it (oldest
 // first). Entries whose names are not run ids are ignored: they are not
 // the probe's.
-func Find(ctx context.Context, st Store, writeDir string, now time.Time) ([]Leftover, error) {
+func Find(ctx context.Context, st storage.Store, writeDir string, now time.Time) ([]Leftover, error) {
 	ents, err := st.List(ctx, writeDir)
 	if err != nil {
 		return nil, fmt.Errorf("listing %s: %w", writeDir, err)
@@ -99,7 +85,7 @@ func Find(ctx context.Context, st Store, writeDir string, now time.Time) ([]Left
 // olderThan (which must be positive), skipping skipRunID (the current
 // run). It returns every leftover found, with Removed/Err set on those it
 // tried.
-func Clean(ctx context.Context, st Store, writeDir string, olderThan time.Duration, skipRunID string, now time.Time) ([]Leftover, error) {
+func Clean(ctx context.Context, st storage.Store, writeDir string, olderThan time.Duration, skipRunID string, now time.Time) ([]Leftover, error) {
 	if olderThan <= 0 {
 		return nil, errors.New("leftovers: refusing to clean without a positive minimum age")
 	}
@@ -127,7 +113,7 @@ func Clean(ctx context.Context, st Store, writeDir string, olderThan time.Durati
 
 // removeTree removes dir and everything below it, deepest first, each
 // object through the guarded delete.
-func removeTree(ctx context.Context, st Store, sc probe.Scratch, dir string, depth int, n *int) error {
+func removeTree(ctx context.Context, st storage.Store, sc probe.Scratch, dir string, depth int, n *int) error {
 	if depth > maxDepth {
 		return fmt.Errorf("%s: deeper than %d levels; not removing", dir, maxDepth)
 	}
@@ -149,14 +135,31 @@ func removeTree(ctx context.Context, st Store, sc probe.Scratch, dir string, dep
 			}
 			continue
 		}
-		if err := sc.Delete(ctx, p, func(ctx context.Context, p string) error { return st.Remove(ctx, p, false) }); err != nil {
+		if err := sc.Delete(ctx, p, removeFunc(st, false)); err != nil {
 			return err
 		}
 		*n++
 	}
-	if err := sc.Delete(ctx, dir, func(ctx context.Context, p string) error { return st.Remove(ctx, p, true) }); err != nil {
+	if err := sc.Delete(ctx, dir, removeFunc(st, true)); err != nil {
 		return err
 	}
 	*n++
 	return nil
+}
+
+// removeFunc removes a file or a directory with st; a missing object
+// counts as removed.
+func removeFunc(st storage.Store, dir bool) func(ctx context.Context, p string) error {
+	return func(ctx context.Context, p string) error {
+		var err error
+		if dir {
+			err = st.Rmdir(ctx, p)
+		} else {
+			err = st.Delete(ctx, p)
+		}
+		if storage.Is(err, storage.NotFound) {
+			return nil
+		}
+		return err
+	}
 }

@@ -4,48 +4,49 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
-	"net/http"
-	"os"
 	"path"
 	"sort"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/gridprobe/gridprobe/internal/cred"
 	"github.com/gridprobe/gridprobe/internal/faults"
-	"github.com/gridprobe/gridprobe/probes/xrootd/gsi"
-	"github.com/gridprobe/gridprobe/probes/xrootd/secproto"
-	"github.com/gridprobe/gridprobe/probes/xrootd/xrd"
+	"github.com/gridprobe/gridprobe/probes/storage"
+	"github.com/gridprobe/gridprobe/probes/webdav"
+	"github.com/gridprobe/gridprobe/probes/xrootd"
 )
 
-// memStore is an in-memory Store for edge cases.
+// memStore is an in-memory storage.Store (listing and removing) for edge
+// cases; the other calls are not used by this package.
 type memStore struct {
+	storage.Store
 	objs    map[string]bool // path → isDir
 	removed []string
-	lie     map[string][]Entry // dir → listing to return instead
+	lie     map[string][]storage.Info // dir → listing to return instead
 }
 
-func (m *memStore) List(_ context.Context, dir string) ([]Entry, error) {
+func (m *memStore) List(_ context.Context, dir string) ([]storage.Info, error) {
 	if l, ok := m.lie[dir]; ok {
 		return l, nil
 	}
-	var out []Entry
+	var out []storage.Info
 	for p, d := range m.objs {
 		if path.Dir(p) == dir {
-			out = append(out, Entry{path.Base(p), d})
+			out = append(out, storage.Info{Path: p, Name: path.Base(p), IsDir: d})
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out, nil
 }
 
-func (m *memStore) Remove(_ context.Context, p string, _ bool) error {
+func (m *memStore) remove(p string) error {
 	m.removed = append(m.removed, p)
 	delete(m.objs, p)
 	return nil
 }
+
+func (m *memStore) Delete(_ context.Context, p string) error { return m.remove(p) }
+func (m *memStore) Rmdir(_ context.Context, p string) error  { return m.remove(p) }
 
 func TestCleanOnlyOldRunDirs(t *testing.T) {
 	now := time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)
@@ -102,7 +103,7 @@ func TestCleanRefusesLyingListing(t *testing.T) {
 	wd := "/vo/gridprobe"
 	run := wd + "/gp-20261120T000000Z-aaaaaaaaaaaa"
 	for _, name := range []string{"..", "../../reference.dat", ".", "", "a/../../x"} {
-		m := &memStore{objs: map[string]bool{run: true}, lie: map[string][]Entry{run: {{Name: name}}}}
+		m := &memStore{objs: map[string]bool{run: true}, lie: map[string][]storage.Info{run: {{Name: name}}}}
 		found, err := Clean(context.Background(), m, wd, time.Hour, "", now)
 		if err != nil {
 			t.Fatal(err)
@@ -114,22 +115,6 @@ func TestCleanRefusesLyingListing(t *testing.T) {
 			t.Errorf("entry %q: removed %s", name, p)
 		}
 	}
-}
-
-func testbed(t *testing.T) *faults.Testbed {
-	t.Helper()
-	root, err := faults.FindRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	tb, err := faults.LoadTestbed(root)
-	if err != nil {
-		if errors.Is(err, faults.ErrNoTestbed) && os.Getenv("GRIDPROBE_NO_TESTBED") == "1" {
-			t.Skipf("GRIDPROBE_NO_TESTBED=1: %v", err)
-		}
-		t.Fatalf("%v (start it with testbed/up.sh, or set GRIDPROBE_NO_TESTBED=1 to skip)", err)
-	}
-	return tb
 }
 
 func rnd() string {
@@ -150,7 +135,7 @@ func names(now time.Time) layout {
 	}
 }
 
-func checkClean(t *testing.T, st Store, wd string, l layout) {
+func checkClean(t *testing.T, st storage.Store, wd string, l layout) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -181,88 +166,58 @@ func checkClean(t *testing.T, st Store, wd string, l layout) {
 	}
 }
 
-func TestCleanWebDAVTestbed(t *testing.T) {
-	tb := testbed(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	wd := faults.FaultsWriteRoot + "/leftovers-" + rnd()
-	if err := tb.MkdirWebDAV(ctx, wd); err != nil {
-		t.Fatal(err)
+// TestCleanTestbed leaves the scratch dirs of a crashed run, a young run
+// and a foreign directory on each storage protocol of the testbed, and
+// cleans with the protocol's own store (as probe cleanup does).
+func TestCleanTestbed(t *testing.T) {
+	tb := faults.TestTestbed(t)
+	for _, typ := range []string{webdav.Type, xrootd.Type} {
+		t.Run(typ, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+			defer cancel()
+			st, closeFn, err := tb.OpenStore(ctx, typ)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(closeFn) // after removeAll (cleanups run last-in first-out)
+			wd := faults.FaultsWriteRoot + "/leftovers-" + rnd()
+			l := names(time.Now())
+			t.Cleanup(func() { removeAll(t, st, wd) })
+			for _, d := range []string{faults.FaultsWriteRoot, wd, wd + "/" + l.old, wd + "/" + l.old + "/d", wd + "/" + l.young, wd + "/" + l.notRun} {
+				if err := st.Mkdir(ctx, d, false); err != nil && !storage.Is(err, storage.Exists) {
+					t.Fatal(err)
+				}
+			}
+			for _, p := range []string{l.old + "/f", l.old + "/d/g", l.young + "/f", l.notRun + "/f"} {
+				if err := st.Write(ctx, wd+"/"+p, []byte("x"), storage.New); err != nil {
+					t.Fatal(err)
+				}
+			}
+			checkClean(t, st, wd, l)
+		})
 	}
-	base := tb.Env["GRIDPROBE_WEBDAV_URL"]
-	l := names(time.Now())
-	t.Cleanup(func() {
-		// Remove what the test left with the proxy, bottom-up.
-		c, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		for _, p := range []string{l.young + "/f", l.young, l.notRun + "/f", l.notRun, ""} {
-			tb.Curl(c, "-X", "DELETE", base+strings.TrimSuffix(wd+"/"+p, "/"))
-		}
-	})
-	for _, p := range []string{l.old, l.old + "/d", l.young, l.notRun} {
-		if err := tb.MkdirLeaf(ctx, wd+"/"+p); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for _, p := range []string{l.old + "/f", l.old + "/d/g", l.young + "/f", l.notRun + "/f"} {
-		if _, err := tb.Curl(ctx, "-f", "-T", "/dev/null", base+wd+"/"+p); err != nil {
-			t.Fatal(err)
-		}
-	}
-	proxy, err := cred.LoadProxy(tb.Env["X509_USER_PROXY"])
-	if err != nil {
-		t.Fatal(err)
-	}
-	ca, err := cred.LoadCAPool(tb.Env["X509_CERT_DIR"])
-	if err != nil {
-		t.Fatal(err)
-	}
-	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: ca.TLSConfig(strings.TrimPrefix(base, "https://"), &proxy.Cert)}, Timeout: 30 * time.Second}
-	st, err := NewWebDAV(base, hc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	checkClean(t, st, wd, l)
 }
 
-func TestCleanXRootDTestbed(t *testing.T) {
-	tb := testbed(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+// removeAll removes what a test left below dir, bottom-up (test code: the
+// probe itself only deletes through the scratch guard).
+func removeAll(t *testing.T, st storage.Store, dir string) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	ca, err := cred.LoadCAPool(tb.Env["X509_CERT_DIR"])
+	ents, err := st.List(ctx, dir)
 	if err != nil {
-		t.Fatal(err)
+		t.Errorf("listing %s: %v", dir, err)
+		return
 	}
-	u := tb.Env["GRIDPROBE_XROOTD_URL"]
-	s, err := xrd.Dial(ctx, u, xrd.Options{TLSConfig: ca.TLSConfig(strings.TrimPrefix(u, "roots://"), nil),
-		Auth: func() []secproto.Authenticator {
-			return []secproto.Authenticator{gsi.New(gsi.Config{ProxyFile: tb.Env["X509_USER_PROXY"], CADir: tb.Env["X509_CERT_DIR"]})}
-		}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	wd := faults.FaultsWriteRoot + "/leftovers-" + rnd()
-	l := names(time.Now())
-	for _, d := range []string{wd + "/" + l.old + "/d", wd + "/" + l.young, wd + "/" + l.notRun} {
-		if err := s.Mkdir(ctx, d, 0o755, true); err != nil {
-			t.Fatal(err)
+	for _, e := range ents {
+		if e.IsDir {
+			removeAll(t, st, e.Path)
+			continue
+		}
+		if err := st.Delete(ctx, e.Path); err != nil {
+			t.Errorf("removing %s: %v", e.Path, err)
 		}
 	}
-	for _, p := range []string{l.old + "/f", l.old + "/d/g", l.young + "/f", l.notRun + "/f"} {
-		if _, err := s.WriteFile(ctx, wd+"/"+p, []byte("x"), xrd.WriteOptions{}); err != nil {
-			t.Fatal(err)
-		}
+	if err := st.Rmdir(ctx, dir); err != nil {
+		t.Errorf("removing %s: %v", dir, err)
 	}
-	t.Cleanup(func() {
-		defer s.Close()
-		c, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		for _, p := range []string{l.young + "/f", l.notRun + "/f"} {
-			s.Rm(c, wd+"/"+p)
-		}
-		for _, d := range []string{l.young, l.notRun, ""} {
-			s.Rmdir(c, strings.TrimSuffix(wd+"/"+d, "/"))
-		}
-	})
-	checkClean(t, NewXRootD(s), wd, l)
 }

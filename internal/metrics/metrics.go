@@ -29,6 +29,7 @@ const (
 	CheckLastRun        = "gridprobe_check_last_run_timestamp_seconds"
 	CheckLastChange     = "gridprobe_check_last_change_timestamp_seconds"
 	CheckParty          = "gridprobe_check_party"
+	CheckRawState       = "gridprobe_check_raw_state"
 	RoundDuration       = "gridprobe_round_duration_seconds"
 	RoundLast           = "gridprobe_round_last_timestamp_seconds"
 	RoundRunning        = "gridprobe_round_running"

@@ -13,6 +13,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/common/expfmt"
+
+	"github.com/gridprobe/gridprobe/internal/engine"
 )
 
 // The per-check families are written here by hand, straight from the
@@ -42,6 +44,13 @@ var checkFamilies = []checkFamily{
 		func(e *Entry) (float64, bool) { return unixSeconds(e.Start), !e.Start.IsZero() }},
 	{CheckParty, "Whose fault the check's latest non-OK result is: 0 none (OK), 1 the site, 2 a central service (the token issuer), 3 the probe (its credentials or config).",
 		func(e *Entry) (float64, bool) { return PartyValue(e.Party), true }},
+	{CheckRawState, "99summary only: the worst state of the service's checks whatever its summary policy (gridprobe_check_state is the policy's summary).",
+		func(e *Entry) (float64, bool) {
+			if e.RawState == nil || e.Check != engine.SummaryID {
+				return 0, false
+			}
+			return float64(*e.RawState), true
+		}},
 	{CheckState, "Nagios state of the check's latest run: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.",
 		func(e *Entry) (float64, bool) { return float64(e.State), true }},
 	{CheckSuccess, "1 if the check's latest run was OK or WARNING, else 0.",
@@ -87,17 +96,15 @@ func WriteChecks(w io.Writer, entries []Entry) error {
 	}
 	var num []byte
 	for _, f := range checkFamilies {
-		bw.WriteString("# HELP ")
-		bw.WriteString(f.name)
-		bw.WriteByte(' ')
-		bw.WriteString(helpEscaper.Replace(f.help))
-		bw.WriteString("\n# TYPE ")
-		bw.WriteString(f.name)
-		bw.WriteString(" gauge\n")
+		header := false // written before the first sample: a family without any is left out, as the registry does
 		for i := range entries {
 			v, ok := f.value(&entries[i])
 			if !ok {
 				continue
+			}
+			if !header {
+				writeHeader(bw, f)
+				header = true
 			}
 			bw.WriteString(f.name)
 			bw.Write(lbuf[offs[i]:offs[i+1]])
@@ -112,6 +119,16 @@ func WriteChecks(w io.Writer, entries []Entry) error {
 		return fmt.Errorf("writing check metrics: %w", err)
 	}
 	return nil
+}
+
+func writeHeader(bw *bufio.Writer, f checkFamily) {
+	bw.WriteString("# HELP ")
+	bw.WriteString(f.name)
+	bw.WriteByte(' ')
+	bw.WriteString(helpEscaper.Replace(f.help))
+	bw.WriteString("\n# TYPE ")
+	bw.WriteString(f.name)
+	bw.WriteString(" gauge\n")
 }
 
 var helpEscaper = strings.NewReplacer(`\`, `\\`, "\n", `\n`)

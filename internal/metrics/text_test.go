@@ -39,6 +39,10 @@ func testEntries(sites, checks int) []Entry {
 			if c%7 == 0 {
 				e.LastChange = time.Time{}
 			}
+			if c == checks-1 { // each service's summary, with its raw worst state
+				raw := engine.Critical
+				e.Check, e.RawState = engine.SummaryID, &raw
+			}
 			out = append(out, e)
 		}
 	}

@@ -1,57 +1,20 @@
 // Package plan turns a validated sites.yaml into the engine's work for one
-// round: the selected sites, each service built by the probe for its type,
-// narrowed to the selected checks and without the skipped ones.
+// round: the selected sites, each service built by the probe registered for
+// its type (probes/registry), narrowed to the selected checks and without
+// the skipped ones.
 package plan
 
 import (
-	"context"
 	"fmt"
 	"slices"
 	"strings"
 
 	"github.com/gridprobe/gridprobe/internal/config"
 	"github.com/gridprobe/gridprobe/internal/engine"
-	"github.com/gridprobe/gridprobe/probes/ce"
-	"github.com/gridprobe/gridprobe/probes/issuer"
+	_ "github.com/gridprobe/gridprobe/probes/all" // every protocol probe
 	"github.com/gridprobe/gridprobe/probes/probe"
-	"github.com/gridprobe/gridprobe/probes/webdav"
-	"github.com/gridprobe/gridprobe/probes/xrootd"
+	"github.com/gridprobe/gridprobe/probes/registry"
 )
-
-// Builder builds one service's ordered checks.
-type Builder func(t probe.Target) (*engine.Service, error)
-
-// builders maps a service type to its probe.
-var builders = map[string]Builder{}
-
-func register(typ string, b Builder) { builders[typ] = b }
-
-func init() {
-	register(config.TypeWebDAV, webdav.New)
-	register(config.TypeARCCE, ce.NewARC)
-	register(config.TypeHTCondorCE, ce.NewHTCondor)
-	register(config.TypeXRootD, xrootd.New)
-	register(config.TypeIssuer, issuer.New)
-	for _, typ := range []string{config.TypeWebDAV, config.TypeXRootD, config.TypeARCCE, config.TypeHTCondorCE} {
-		if _, ok := builders[typ]; !ok {
-			register(typ, connectionOnly(typ))
-		}
-	}
-}
-
-// connectionOnly serves a service type whose probe is not built yet: it
-// checks reachability and says nothing it cannot back.
-func connectionOnly(typ string) Builder {
-	return func(t probe.Target) (*engine.Service, error) {
-		svc := t.NewService(typ)
-		u := t.Service.URL
-		svc.Checks = []engine.Check{{
-			ID: "1connection", Credential: engine.CredNone,
-			Run: func(ctx context.Context, _ *engine.Env) engine.Outcome { return probe.Connection(ctx, u, nil) },
-		}}
-		return svc, nil
-	}
-}
 
 // Options selects what a round runs.
 type Options struct {
@@ -105,17 +68,15 @@ func Build(cfg *config.Config, opt Options) ([]*engine.Site, error) {
 // BuildService builds one configured service, applying skip and check
 // selection.
 func BuildService(cfg *config.Config, cs *config.Site, sv *config.Service, opt Options) (*engine.Service, error) {
-	b, ok := builders[sv.Type]
+	reg, ok := registry.Lookup(sv.Type)
 	if !ok {
 		return nil, fmt.Errorf("no probe for service type %q", sv.Type)
 	}
-	// Each service writes below its own id: a site's services run side by
-	// side and may share a write_dir.
-	runID, err := probe.ServiceRunID(opt.RunID, sv.Type+" "+sv.URL.String())
+	runID, err := ScratchID(opt.RunID, cs, sv)
 	if err != nil {
 		return nil, err
 	}
-	svc, err := b(probe.Target{Config: cfg, Site: cs, Service: sv, RunID: runID, Creds: opt.Creds})
+	svc, err := reg.New(probe.Target{Config: cfg, Site: cs, Service: sv, RunID: runID, Creds: opt.Creds})
 	if err != nil {
 		return nil, fmt.Errorf("site %s service %s: %w", cs.Name, sv.RawURL, err)
 	}
@@ -126,6 +87,14 @@ func BuildService(cfg *config.Config, cs *config.Site, sv *config.Service, opt O
 		}
 	}
 	return svc, nil
+}
+
+// ScratchID is the id a service's scratch area is named after in a round:
+// each service writes below its own, derived from the round's run id, the
+// site and the endpoint (a site's services run side by side and may share a
+// write_dir; two sites may name the same endpoint).
+func ScratchID(runID string, cs *config.Site, sv *config.Service) (string, error) {
+	return probe.ServiceRunID(runID, cs.Name+" "+sv.Type+" "+sv.URL.String())
 }
 
 func siteNames(cfg *config.Config) []string {

@@ -31,7 +31,10 @@ type jsonResult struct {
 // JSON writes one JSON object per result, one per line (JSON Lines), or
 // with opts.Array a single array. Field names are engine.Result's JSON tags
 // plus "state_code" (the Nagios exit code), "metric" (the ETF name), "end"
-// and "duration_seconds"; times are UTC. The detail is one line, as in
+// and "duration_seconds"; times are UTC. A 99summary has "raw_state" (the
+// worst state of its service's checks whatever the summary policy), a check
+// under a policy its "summary_role", and "since" is when the check entered
+// its state, when known. The detail is one line, as in
 // every format, and every string is redacted.
 func JSON(w io.Writer, results []engine.Result, opts JSONOptions) error {
 	out := make([]jsonResult, len(results))
@@ -44,6 +47,9 @@ func JSON(w io.Writer, results []engine.Result, opts JSONOptions) error {
 			DurationSeconds: r.Duration.Seconds(),
 		}
 		out[i].Start = r.Start.UTC()
+		if !r.Since.IsZero() {
+			out[i].Since = r.Since.UTC()
+		}
 	}
 	var b strings.Builder
 	enc := json.NewEncoder(&b)

@@ -24,7 +24,7 @@ import (
 // output cannot be written the state is UNKNOWN too: Nagios would otherwise
 // show a status nobody could read.
 func Nagios(w io.Writer, results []engine.Result) engine.State {
-	state := worst(results)
+	state := Overall(results)
 	n := names(results, byCheck, byMetric, bySiteMetric, bySiteHost)
 	var first string
 	switch len(results) {
@@ -59,26 +59,35 @@ func Nagios(w io.Writer, results []engine.Result) engine.State {
 }
 
 // nagiosSummary is "CRITICAL - 2 of 12 checks failed: a, b; 1 unknown: c;
-// 1 warned: d", worst news first, or "OK - all 12 checks OK".
+// 1 warned: d", worst news first, or "OK - all 12 checks OK". Under a
+// summary policy it counts the critical checks and then names the others
+// that are not OK: "OK - all 8 critical checks OK; commissioning:
+// 16tkn-access CRITICAL".
 func nagiosSummary(results []engine.Result, n []string) string {
-	state := worst(results)
+	state := Overall(results)
 	groups := []struct {
 		state engine.State
 		word  string
 	}{{engine.Critical, "failed"}, {engine.Unknown, "unknown"}, {engine.Warning, "warned"}}
 	// A 99summary restates the other checks; counting it would count
 	// every failure twice.
-	total := 0
+	total, what := 0, "check"
 	for _, r := range results {
-		if r.Check != engine.SummaryID {
+		if r.Check == engine.SummaryID {
+			continue
+		}
+		if counted(r) {
 			total++
+		}
+		if r.Role != "" {
+			what = "critical check"
 		}
 	}
 	var parts []string
 	for _, g := range groups {
 		var which []string
 		for i, r := range results {
-			if r.State == g.state && r.Check != engine.SummaryID {
+			if r.State == g.state && r.Check != engine.SummaryID && counted(r) {
 				which = append(which, n[i])
 			}
 		}
@@ -87,12 +96,23 @@ func nagiosSummary(results []engine.Result, n []string) string {
 		}
 		count := strconv.Itoa(len(which))
 		if len(parts) == 0 {
-			count += " of " + strconv.Itoa(total) + " checks"
+			count += " of " + strconv.Itoa(total) + " " + plural(total, what)
 		}
 		parts = append(parts, count+" "+g.word+": "+strings.Join(which, ", "))
 	}
 	if len(parts) == 0 { // all OK, or only summaries are not
-		return state.String() + " - all " + strconv.Itoa(total) + " " + plural(total, "check") + " OK"
+		parts = append(parts, "all "+strconv.Itoa(total)+" "+plural(total, what)+" OK")
+	}
+	for _, role := range []string{engine.RoleCommissioning, engine.RoleNotCounted} {
+		var which []string
+		for i, r := range results {
+			if r.Role == role && r.State != engine.OK {
+				which = append(which, n[i]+" "+r.State.String())
+			}
+		}
+		if len(which) > 0 {
+			parts = append(parts, strings.ReplaceAll(role, "_", " ")+": "+strings.Join(which, ", "))
+		}
 	}
 	return engine.OneLine(state.String() + " - " + strings.Join(parts, "; "))
 }

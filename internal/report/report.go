@@ -157,6 +157,43 @@ func worst(results []engine.Result) engine.State {
 	return engine.Worst(states...)
 }
 
+// Overall is the state a set of results stands for (the exit code of
+// `probe run`, the state of Nagios output): per service its 99summary,
+// which applies the service's summary policy, or the worst of its results
+// when the run made no summary (selected checks only); then the worst of
+// those. No results is UNKNOWN.
+func Overall(results []engine.Result) engine.State {
+	if len(results) == 0 {
+		return engine.Unknown
+	}
+	type svc struct{ site, service, url string }
+	summary := map[svc]bool{}
+	for _, r := range results {
+		if r.Check == engine.SummaryID {
+			summary[svc{r.Site, r.Service, r.URL}] = true
+		}
+	}
+	state := engine.OK
+	for _, r := range results {
+		if r.Check == engine.SummaryID || !summary[svc{r.Site, r.Service, r.URL}] {
+			state = engine.Worst(state, r.State)
+		}
+	}
+	return state
+}
+
+// counted reports whether r counts for its service's summary: no summary
+// policy, or a critical check under one.
+func counted(r engine.Result) bool { return r.Role == "" || r.Role == engine.RoleCritical }
+
+// ageOf is how long r's check has been in its state at now, or "unknown".
+func ageOf(r engine.Result, now time.Time) string {
+	if r.Since.IsZero() {
+		return "unknown"
+	}
+	return age(now.Sub(r.Since))
+}
+
 // formatFloat renders a perf value the shortest way that round-trips.
 func formatFloat(v float64) string {
 	return strconv.FormatFloat(v, 'f', -1, 64)

@@ -81,6 +81,13 @@ func siteA() []engine.Result {
 			17*time.Second, 2500*time.Millisecond),
 		webdav("99summary", engine.CredNone, engine.Critical, "2 of 6 checks failed: 14tkn-read, 18tkn-directory", 20*time.Second, 0),
 	}
+	// Time in state (probe run --state): most have been so for 17 hours,
+	// 14tkn-read turned CRITICAL in this run, 17tkn-write's is unknown.
+	for i := range r {
+		r[i].Since = t0.Add(-17 * time.Hour)
+	}
+	r[3].Since = r[3].Start
+	r[4].Since = time.Time{}
 	r[2].Perf = []engine.Perf{{Label: "size", Value: 1048576, Unit: "B"}}
 	r[3].Perf = []engine.Perf{{Label: "duration", Value: 0.123, Unit: "s"}, {Label: "http status", Value: 403}}
 	r[3].Reproduce = []string{

@@ -20,7 +20,9 @@ type TableOptions struct {
 	// Color puts ANSI colours on the State cell; the caller decides
 	// (IsTerminal), so pipes and files stay plain.
 	Color bool
-	// Now is the reference time for the Age column (zero: time.Now()).
+	// Now is the reference time for the Age column, the time each check has
+	// been in its state (Result.Since; "unknown" when not known) (zero:
+	// time.Now()). Checked is when the check ran.
 	Now time.Time
 	// Reproduce lists every result's reproduce lines under the table.
 	Reproduce bool
@@ -81,7 +83,7 @@ func Table(w io.Writer, results []engine.Result, opts TableOptions) error {
 			r.State.String(),
 			svc[i],
 			statusLine(r),
-			age(now.Sub(end(r))),
+			ageOf(r, now),
 			end(r).UTC().Format(timeLayout),
 		}
 		if multi {
@@ -199,7 +201,8 @@ func wrap(s string, width int) []string {
 	return lines
 }
 
-// age formats how long ago a check ended: "3s", "2m", "1h4m", "2d3h".
+// age formats a duration the way the Age column shows it: "3s", "2m",
+// "1h4m", "2d3h".
 func age(d time.Duration) string {
 	if d < 0 {
 		d = 0

@@ -8,11 +8,9 @@ import (
 	"time"
 
 	"github.com/gridprobe/gridprobe/internal/config"
-	"github.com/gridprobe/gridprobe/internal/cred"
 	"github.com/gridprobe/gridprobe/internal/engine"
 	"github.com/gridprobe/gridprobe/internal/metrics"
-	"github.com/gridprobe/gridprobe/internal/plan"
-	"github.com/gridprobe/gridprobe/probes/probe"
+	"github.com/gridprobe/gridprobe/internal/round"
 )
 
 // Triggers of a run (the trigger label of gridprobe_round_runs_total).
@@ -152,9 +150,8 @@ func (s *Server) execute(ctx context.Context, cancel context.CancelFunc, j *job,
 	}
 	r.log.Logf("run %s of %s %s (%s) started by %s", r.id, cs.Name, sv.Name, sv.RawURL, r.trigger)
 
-	creds := probe.NewCredentials(cfg.Credentials, cred.NewRound(tokens)) // this round's issuer breaker
 	var results []engine.Result
-	svc, err := plan.BuildService(cfg, cs, sv, plan.Options{RunID: r.id, Creds: creds, Checks: r.sel.checks})
+	rd, err := round.One(cfg, cs, sv, round.Options{RunID: r.id, Tokens: tokens, NoTokens: tokens == nil, Checks: r.sel.checks})
 	if err != nil {
 		r.err = err
 		r.log.Logf("cannot build the checks: %v", err)
@@ -166,8 +163,10 @@ func (s *Server) execute(ctx context.Context, cancel context.CancelFunc, j *job,
 			}}
 		}
 	} else {
-		runner := &engine.Runner{Concurrency: 1, RunID: r.id, Log: r.log, Now: s.opts.Now}
-		results = runner.RunSite(ctx, &engine.Site{Name: cs.Name, Budget: cs.Budget, Services: []*engine.Service{svc}})
+		runner := rd.Runner(1, r.log)
+		runner.Now = s.opts.Now
+		results = runner.RunSite(ctx, rd.Sites[0])
+		rd.Close()
 	}
 	end := s.opts.Now()
 	took := end.Sub(r.start)
@@ -210,6 +209,7 @@ func (j *job) record(results []engine.Result, full bool) {
 		if p, ok := prev[ck{res.Check, res.Credential}]; ok && p.State == res.State && !p.LastChange.IsZero() {
 			e.LastChange = p.LastChange
 		}
+		e.Since = e.LastChange // every output (status page, /probe's table) shows the same time in state
 		return e
 	}
 	if full {
@@ -246,7 +246,7 @@ func (j *job) entriesOf(r *run, sel selection) []metrics.Entry {
 		e := metrics.Entry{Result: res}
 		for _, st := range j.entries {
 			if st.Check == res.Check && st.Credential == res.Credential && st.RunID == res.RunID {
-				e.LastChange = st.LastChange
+				e.LastChange, e.Since = st.LastChange, st.LastChange
 			}
 		}
 		out = append(out, e)

@@ -17,9 +17,8 @@ import (
 	"github.com/gridprobe/gridprobe/internal/cred"
 	"github.com/gridprobe/gridprobe/internal/engine"
 	"github.com/gridprobe/gridprobe/internal/metrics"
-	"github.com/gridprobe/gridprobe/internal/plan"
 	"github.com/gridprobe/gridprobe/internal/report"
-	"github.com/gridprobe/gridprobe/probes/probe"
+	"github.com/gridprobe/gridprobe/internal/round"
 )
 
 // badRequest is a /probe parameter problem (answered with 400).
@@ -71,13 +70,12 @@ func (s *Server) resolve(site, service string, checks []string) (*job, selection
 		return j, selection{}, cfg, nil
 	}
 	cs, sv := j.config()
-	svc, err := plan.BuildService(cfg, cs, sv, plan.Options{RunID: engine.NewRunID(), Checks: checks,
-		Creds: probe.NewCredentials(cfg.Credentials, nil)})
+	rd, err := round.One(cfg, cs, sv, round.Options{Checks: checks, NoTokens: true})
 	if err != nil {
 		return nil, selection{}, nil, badRequest{fmt.Sprintf("check %s: %v", strings.Join(checks, ","), err)}
 	}
 	sel := selection{checks: checks, ids: map[string]bool{}}
-	for _, c := range svc.Checks {
+	for _, c := range rd.Sites[0].Services[0].Checks {
 		sel.ids[c.ID] = true
 	}
 	return j, sel, cfg, nil

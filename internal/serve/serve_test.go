@@ -407,6 +407,10 @@ func TestLastChangeCarriesOver(t *testing.T) {
 	if got := j.entries[0].LastChange; !got.Equal(t0.Add(2 * time.Minute)) {
 		t.Errorf("state changed: last change %v", got)
 	}
+	// The result itself carries it too, so every output shows one Age.
+	if e := j.entries[0]; !e.Since.Equal(e.LastChange) {
+		t.Errorf("since %v, last change %v", e.Since, e.LastChange)
+	}
 }
 
 func TestExpositionPassesPromtool(t *testing.T) {

@@ -52,7 +52,9 @@ type statusCell struct {
 	Check, Credential    string
 	State, Short, Class  string
 	Detail, Age, Checked string
+	CheckedAgo           string
 	Took, RunID, Title   string
+	Role                 string // the check's part in 99summary under a summary policy (engine.Role*)
 	Reproduce            []string
 }
 
@@ -146,24 +148,41 @@ func (s *Server) statusPage(vo, protocol, credential string) statusPage {
 	return p
 }
 
+// cell is one check's cell: Age is the time in state (as in ETF and the
+// table of `probe run`), Checked when it last ran.
 func cell(e metrics.Entry, now time.Time) statusCell {
 	end := e.Start.Add(e.Duration)
 	c := statusCell{
 		Present: true, Check: e.Check, Credential: e.Credential,
 		State: e.State.String(), Short: shortState[e.State], Class: "s-" + strings.ToLower(e.State.String()),
-		Detail: cred.Redact(e.State.String() + " - " + e.Detail), Age: age(now.Sub(end)),
-		Checked: end.UTC().Format("2006-01-02 15:04:05Z"), Took: e.Duration.Round(time.Millisecond).String(),
-		RunID: e.RunID,
+		Detail: cred.Redact(e.State.String() + " - " + e.Detail), Age: "unknown",
+		Checked: end.UTC().Format("2006-01-02 15:04:05Z"), CheckedAgo: age(now.Sub(end)),
+		Took: e.Duration.Round(time.Millisecond).String(), RunID: e.RunID, Role: e.Role,
+	}
+	if !e.LastChange.IsZero() {
+		c.Age = age(now.Sub(e.LastChange))
 	}
 	for _, l := range e.Reproduce {
 		c.Reproduce = append(c.Reproduce, cred.Redact(l))
 	}
-	c.Title = fmt.Sprintf("%s %s (%s): %s\nchecked %s (%s ago), took %s", e.Service, e.Check, e.Credential, c.Detail,
-		c.Checked, c.Age, c.Took)
-	if !e.LastChange.IsZero() {
-		c.Title += "\nin this state for " + age(now.Sub(e.LastChange))
-	}
+	c.Title = fmt.Sprintf("%s %s (%s): %s\nin this state for %s; checked %s (%s ago), took %s", e.Service, e.Check,
+		e.Credential, c.Detail, c.Age, c.Checked, c.CheckedAgo, c.Took)
+	c.Title += roleNote(e)
 	return c
+}
+
+// roleNote explains, in a cell's title, what the summary policy makes of
+// the check (or, on 99summary, what it left out).
+func roleNote(e metrics.Entry) string {
+	switch {
+	case e.Role == engine.RoleCommissioning:
+		return "\nin commissioning: reports its own state; the summary policy caps its effect on 99summary"
+	case e.Role == engine.RoleNotCounted:
+		return "\nnot counted for 99summary (summary policy)"
+	case e.Check == engine.SummaryID && e.RawState != nil && *e.RawState != e.State:
+		return "\nthe worst state of all checks is " + e.RawState.String() + "; the summary policy leaves out or caps the rest"
+	}
+	return ""
 }
 
 func addUnique(list *[]string, v string) {

@@ -32,10 +32,7 @@ func RepoRoot() string {
 // "GRIDPROBE_WEBDAV_URL").
 func Load(t testing.TB, need ...string) map[string]string {
 	t.Helper()
-	env, err := read()
-	if err == nil {
-		err = reachable(env, need)
-	}
+	env, err := Read(need...)
 	if err != nil {
 		if os.Getenv(OptOut) == "1" {
 			t.Skipf("%s=1: testbed not usable: %v", OptOut, err)
@@ -54,6 +51,17 @@ func Setenv(t testing.TB, need ...string) map[string]string {
 		t.Setenv(k, v)
 	}
 	return env
+}
+
+// Read returns the testbed's GRIDPROBE_* and X509_* variables and checks
+// that the endpoints named in need answer (tools such as cmd/faults; tests
+// use Load).
+func Read(need ...string) (map[string]string, error) {
+	env, err := read()
+	if err == nil {
+		err = reachable(env, need)
+	}
+	return env, err
 }
 
 func read() (map[string]string, error) {

@@ -10,7 +10,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/gridprobe/gridprobe/internal/config"
 	"github.com/gridprobe/gridprobe/internal/cred"
 	"github.com/gridprobe/gridprobe/internal/engine"
 	"github.com/gridprobe/gridprobe/probes/probe"
@@ -68,7 +67,7 @@ func newARC(t probe.Target, job jobSpec) (*engine.Service, error) {
 		return nil, fmt.Errorf("arc-ce URL %s: want https://host[:port]/arex", u)
 	}
 	s := &arcSvc{t: t, u: u, ws: strings.TrimSuffix(u.String(), "/"), aud: t.Audience(), queue: t.Service.Queue, job: job}
-	svc := t.NewService(config.TypeARCCE)
+	svc := t.NewService(TypeARC)
 	submitTO := max(svc.Timeout, MinSubmitTimeout)
 	infoCred := s.infoCred()
 	svc.Checks = []engine.Check{

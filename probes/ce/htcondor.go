@@ -14,7 +14,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/gridprobe/gridprobe/internal/config"
 	"github.com/gridprobe/gridprobe/internal/cred"
 	"github.com/gridprobe/gridprobe/internal/engine"
 	"github.com/gridprobe/gridprobe/probes/probe"
@@ -45,7 +44,7 @@ func newHTCondor(t probe.Target, job jobSpec) (*engine.Service, error) {
 	u := t.Service.URL
 	host, port := probe.HostPort(u)
 	s := &condorSvc{t: t, u: u, host: host, pool: net.JoinHostPort(host, port), aud: t.Audience(), job: job}
-	svc := t.NewService(config.TypeHTCondorCE)
+	svc := t.NewService(TypeHTCondor)
 	submitTO := max(svc.Timeout, MinSubmitTimeout)
 	svc.Checks = []engine.Check{
 		{ID: IDConnection, Credential: engine.CredNone, Run: s.runConnection},

@@ -45,7 +45,7 @@ func (s scopeOverride) Token(ctx context.Context, req cred.TokenRequest) (*cred.
 
 // ceScenario is one probe run of one CE.
 type ceScenario struct {
-	kind   string // config.TypeARCCE or config.TypeHTCondorCE
+	kind   string // TypeARC or TypeHTCondor
 	url    string // "" = the testbed's
 	tokens func(cred.Source) cred.Source
 	job    jobSpec
@@ -81,14 +81,14 @@ func (sc ceScenario) target(t *testing.T, env map[string]string) probe.Target {
 	t.Helper()
 	u := sc.url
 	if u == "" {
-		if sc.kind == config.TypeARCCE {
+		if sc.kind == TypeARC {
 			u = env["GRIDPROBE_ARC_URL"]
 		} else {
 			u = env["GRIDPROBE_HTCONDOR_URL"]
 		}
 	}
 	queue := ""
-	if sc.kind == config.TypeARCCE {
+	if sc.kind == TypeARC {
 		queue = "\n        queue: " + env["GRIDPROBE_ARC_QUEUE"]
 	}
 	yml := fmt.Sprintf(`vo: testvo
@@ -134,7 +134,7 @@ func runCE(t *testing.T, env map[string]string, sc ceScenario) *ceRun {
 	target := sc.target(t, env)
 	var svc *engine.Service
 	var err error
-	if sc.kind == config.TypeARCCE {
+	if sc.kind == TypeARC {
 		svc, err = newARC(target, sc.job)
 	} else {
 		svc, err = newHTCondor(target, sc.job)
@@ -233,11 +233,11 @@ func condorJobs(t *testing.T, target probe.Target) []string {
 func TestIntegrationARCAllOK(t *testing.T) {
 	env := cetestbed(t)
 	before := map[string][]string{}
-	tgt := ceScenario{kind: config.TypeARCCE}.target(t, env)
+	tgt := ceScenario{kind: TypeARC}.target(t, env)
 	for _, k := range []string{engine.CredX509, engine.CredToken} {
 		before[k] = arcJobs(t, tgt, k)
 	}
-	r := runCE(t, env, ceScenario{kind: config.TypeARCCE})
+	r := runCE(t, env, ceScenario{kind: TypeARC})
 	r.want(t, IDConnection, engine.OK, "reachable")
 	r.want(t, IDSSL, engine.OK, "CN=localhost")
 	r.want(t, IDInfo, engine.OK, "queue grid production", "REST org.nordugrid.arcrest", "quality production")
@@ -303,7 +303,7 @@ func newIDs(before, after []string) []string {
 
 func TestIntegrationHTCondorAllOK(t *testing.T) {
 	env := cetestbed(t)
-	r := runCE(t, env, ceScenario{kind: config.TypeHTCondorCE})
+	r := runCE(t, env, ceScenario{kind: TypeHTCondor})
 	r.want(t, IDConnection, engine.OK, "reachable")
 	r.want(t, IDTknPing, engine.OK, "WRITE authorized on schedd localhost", "as gpuser@users.htcondor.org", "via SCITOKENS")
 	r.want(t, IDTknSubmit, engine.OK, "marker found", "Completed", "owner gpuser")
@@ -322,11 +322,11 @@ func TestIntegrationHTCondorAllOK(t *testing.T) {
 func TestIntegrationFailingJob(t *testing.T) {
 	env := cetestbed(t)
 	t.Run("arc", func(t *testing.T) {
-		r := runCE(t, env, ceScenario{kind: config.TypeARCCE, job: jobSpec{exit: 3}, checks: []string{IDTknSubmit}})
+		r := runCE(t, env, ceScenario{kind: TypeARC, job: jobSpec{exit: 3}, checks: []string{IDTknSubmit}})
 		r.want(t, IDTknSubmit, engine.Critical, "FINISHED", "Job finished with wrong exit code - 3 != 0")
 	})
 	t.Run("htcondor", func(t *testing.T) {
-		r := runCE(t, env, ceScenario{kind: config.TypeHTCondorCE, job: jobSpec{exit: 3}, checks: []string{IDTknSubmit}})
+		r := runCE(t, env, ceScenario{kind: TypeHTCondor, job: jobSpec{exit: 3}, checks: []string{IDTknSubmit}})
 		r.want(t, IDTknSubmit, engine.Critical, "completed with exit code 3")
 		if left := intersect(r.jobIDs(), condorJobs(t, r.target)); len(left) > 0 {
 			t.Errorf("this round's jobs left in the HTCondor queue: %v", left)
@@ -337,7 +337,7 @@ func TestIntegrationFailingJob(t *testing.T) {
 func TestIntegrationHTCondorReadOnlyToken(t *testing.T) {
 	env := cetestbed(t)
 	readOnly := func(s cred.Source) cred.Source { return scopeOverride{s, []string{"compute.read"}} }
-	r := runCE(t, env, ceScenario{kind: config.TypeHTCondorCE, tokens: readOnly})
+	r := runCE(t, env, ceScenario{kind: TypeHTCondor, tokens: readOnly})
 	r.want(t, IDTknPing, engine.Critical, "DENIED", "lacks compute.create compute.modify compute.cancel", `has "compute.read"`)
 	r.want(t, IDTknSubmit, engine.Unknown, "prerequisite "+IDTknPing+" failed")
 	r.want(t, engine.SummaryID, engine.Critical)
@@ -353,8 +353,8 @@ func TestIntegrationStoppedCE(t *testing.T) {
 	port := ln.Addr().(*net.TCPAddr).Port
 	ln.Close()
 	for _, sc := range []ceScenario{
-		{kind: config.TypeARCCE, url: fmt.Sprintf("https://localhost:%d/arex", port)},
-		{kind: config.TypeHTCondorCE, url: fmt.Sprintf("condor://localhost:%d", port)},
+		{kind: TypeARC, url: fmt.Sprintf("https://localhost:%d/arex", port)},
+		{kind: TypeHTCondor, url: fmt.Sprintf("condor://localhost:%d", port)},
 	} {
 		t.Run(sc.kind, func(t *testing.T) {
 			r := runCE(t, env, sc)
@@ -383,7 +383,7 @@ func TestIntegrationStoppedCE(t *testing.T) {
 // cleanups still remove it, and the CE lists no job of ours afterwards.
 func TestIntegrationInterrupted(t *testing.T) {
 	env := cetestbed(t)
-	for _, kind := range []string{config.TypeARCCE, config.TypeHTCondorCE} {
+	for _, kind := range []string{TypeARC, TypeHTCondor} {
 		t.Run(kind, func(t *testing.T) {
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
@@ -408,7 +408,7 @@ func TestIntegrationInterrupted(t *testing.T) {
 				t.Errorf("interrupted check took %s", res.Duration)
 			}
 			var left []string
-			if kind == config.TypeARCCE {
+			if kind == TypeARC {
 				left = arcJobs(t, r.target, engine.CredToken)
 			} else {
 				left = condorJobs(t, r.target)
@@ -425,7 +425,7 @@ func TestIntegrationCondorToolsMissing(t *testing.T) {
 	env := cetestbed(t)
 	t.Setenv(CondorRootEnv, "")
 	t.Setenv("PATH", t.TempDir())
-	r := runCE(t, env, ceScenario{kind: config.TypeHTCondorCE})
+	r := runCE(t, env, ceScenario{kind: TypeHTCondor})
 	r.want(t, IDConnection, engine.OK)
 	r.want(t, IDTknPing, engine.Unknown, "HTCondor client tools not installed")
 	r.want(t, IDTknAccess, engine.Unknown, "HTCondor client tools not installed")

@@ -37,7 +37,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/gridprobe/gridprobe/internal/config"
 	"github.com/gridprobe/gridprobe/internal/cred"
 	"github.com/gridprobe/gridprobe/internal/cred/voms"
 	"github.com/gridprobe/gridprobe/internal/engine"
@@ -91,7 +90,7 @@ func New(t probe.Target) (*engine.Service, error) {
 		ResponseHeaderTimeout: t.Service.Timeout}
 	s.hc = &http.Client{Transport: tr, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 
-	sv := t.NewService(config.TypeIssuer)
+	sv := t.NewService(Type)
 	sv.Party = engine.PartyCentral
 	sv.Checks = []engine.Check{
 		{ID: IDConnection, Credential: engine.CredNone, Run: func(ctx context.Context, _ *engine.Env) engine.Outcome {

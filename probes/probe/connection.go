@@ -11,20 +11,14 @@ import (
 	"time"
 
 	"github.com/gridprobe/gridprobe/internal/engine"
+	"github.com/gridprobe/gridprobe/internal/protocol"
 )
 
 // HostPort returns host and port of u, with the scheme's default port.
 func HostPort(u *url.URL) (host, port string) {
 	host, port = u.Hostname(), u.Port()
 	if port == "" {
-		switch u.Scheme {
-		case "https", "davs":
-			port = "443"
-		case "root", "roots", "xroot", "xroots":
-			port = "1094"
-		case "condor", "htcondor":
-			port = "9619"
-		default:
+		if port = protocol.DefaultPort(u.Scheme); port == "" {
 			port = "80"
 		}
 	}

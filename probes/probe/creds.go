@@ -85,6 +85,17 @@ func (c *Credentials) proxy(role, path string) (*cred.Proxy, error) {
 	return p, err
 }
 
+// UseProxy makes path's proxy p, already loaded (tests, and tools that hold
+// the proxy in memory).
+func (c *Credentials) UseProxy(path string, p *cred.Proxy) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.proxies == nil {
+		c.proxies = map[string]proxyOrErr{}
+	}
+	c.proxies[path] = proxyOrErr{p: p}
+}
+
 // Proxy is the probe's own VOMS proxy.
 func (c *Credentials) Proxy() (*cred.Proxy, error) { return c.proxy("proxy", c.ProxyPath) }
 

@@ -22,6 +22,7 @@ import (
 // and macaroons are per request, on the client without a certificate.
 type client struct {
 	base string // scheme://host[:port]
+	host string // host[:port]
 	hc   *http.Client
 	// who names the credential for details: "proxy", "foreign proxy", "token".
 	who string
@@ -43,6 +44,7 @@ func newClient(base *url.URL, cfg *tls.Config, who string) *client {
 	}
 	return &client{
 		base: base.Scheme + "://" + base.Host,
+		host: base.Host,
 		hc:   &http.Client{Transport: tr},
 		who:  who,
 	}
@@ -207,26 +209,4 @@ func asHTTP(err error) (*HTTPError, bool) {
 	var he *HTTPError
 	ok := errors.As(err, &he)
 	return he, ok
-}
-
-// checkDelete returns a check's own DELETE, used through
-// probe.Scratch.Delete: any answer but 200 or 204 (404 included) is an
-// error.
-func (c *client) checkDelete(tok *cred.Token) func(ctx context.Context, p string) error {
-	return func(ctx context.Context, p string) error {
-		_, _, err := c.call(ctx, http.MethodDelete, p, tok, nil, nil, 200, 204)
-		return err
-	}
-}
-
-// deleteFunc returns the DELETE used through probe.Scratch.Delete: a
-// missing object counts as deleted (cleanups are idempotent).
-func (c *client) deleteFunc(tok *cred.Token) func(ctx context.Context, p string) error {
-	return func(ctx context.Context, p string) error {
-		_, _, err := c.call(ctx, http.MethodDelete, p, tok, nil, nil, 200, 204)
-		if he, ok := asHTTP(err); ok && he.Code == http.StatusNotFound {
-			return nil
-		}
-		return err
-	}
 }

@@ -1,11 +1,13 @@
-// Package webdav is gridprobe's WebDAV/HTTPS storage probe: the ETF check
-// list of a storage element's https endpoint (connection, TLS, VOMS proxy
-// acceptance, read, access refusals, write, directory operations,
-// macaroons, and the same with WLCG bearer tokens), each check a function
-// that speaks HTTP itself and returns one Nagios outcome with a detail line,
-// performance data and shell lines that reproduce it.
+// Package webdav is gridprobe's WebDAV/HTTPS probe: the storage rulebook
+// (probes/storage: read, access refusals, write, directory operations, with
+// the VOMS proxy and with WLCG bearer tokens) over HTTPS, plus the
+// WebDAV-only checks (1connection, 2ssl, 3crt_extension, 10macaroon).
 //
-// New builds the engine.Service for one configured webdav endpoint.
+// What this package adds to the rules is the transport (transport.go,
+// store.go): storage.Store over one HTTP client per TLS identity, its errors
+// classified (401/403 a denial, 404 a missing object, MKCOL's 405 an
+// existing one, 501 unsupported), and reproduce lines with curl
+// (reproduce.go).
 //
 // The WebDAV requests are written with net/http rather than with
 // github.com/studio-b12/gowebdav (v0.13.0), because what this probe must
@@ -16,8 +18,4 @@
 // a malformed multistatus reads as an empty listing (a false OK; shown by
 // TestGowebdavAcceptsMalformedMultistatus). The few WebDAV verbs used here
 // (PROPFIND, MKCOL, PUT, DELETE) and a strict multistatus parser are small.
-//
-// Safety: everything a check writes lies in the run's scratch area
-// (probe.Scratch), a cleanup is registered before each object is created,
-// and every delete goes through probe.Scratch.Delete.
 package webdav

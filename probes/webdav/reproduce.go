@@ -2,19 +2,17 @@ package webdav
 
 import (
 	"fmt"
-	"strings"
 
 	"github.com/gridprobe/gridprobe/probes/probe"
+	"github.com/gridprobe/gridprobe/probes/storage"
 )
 
-// Reproduce lines reference credentials only through the environment an
-// admin already has: X509_CERT_DIR, X509_USER_PROXY, BEARER_TOKEN_FILE (and,
-// for the access checks, GRIDPROBE_FOREIGN_PROXY / GRIDPROBE_NOVOMS_PROXY).
+// Reproduce lines are curl lines. They reference credentials only through
+// the environment an admin already has: X509_CERT_DIR, X509_USER_PROXY,
+// BEARER_TOKEN_FILE (and, for the access checks, GRIDPROBE_FOREIGN_PROXY /
+// GRIDPROBE_NOVOMS_PROXY).
 const (
 	envCADir    = "$X509_CERT_DIR"
-	envProxy    = "$X509_USER_PROXY"
-	envForeign  = "$GRIDPROBE_FOREIGN_PROXY"
-	envNoVOMS   = "$GRIDPROBE_NOVOMS_PROXY"
 	bearerWord  = `Authorization: Bearer $(cat "$BEARER_TOKEN_FILE")`
 	answerFile  = "gridprobe-answer.txt"
 	macaroonTxt = "gridprobe-macaroon.txt"
@@ -26,9 +24,14 @@ type auth []string
 func certAuth(envVar string) auth { return auth{"--cert", envVar, "--key", envVar} }
 
 var (
-	proxyAuth = certAuth(envProxy)
+	proxyAuth = certAuth("$X509_USER_PROXY")
 	tokenAuth = auth{"-H", bearerWord}
 	macAuth   = auth{"-H", `Authorization: Bearer $(cat ` + macaroonTxt + `)`}
+	roleAuth  = map[storage.Role]auth{
+		storage.Own:     proxyAuth,
+		storage.Foreign: certAuth("$GRIDPROBE_FOREIGN_PROXY"),
+		storage.NoVOMS:  certAuth("$GRIDPROBE_NOVOMS_PROXY"),
+	}
 )
 
 // curl is one curl line: --fail-with-body so a refusal exits non-zero and
@@ -50,45 +53,53 @@ func curlDenied(a auth, args ...string) string {
 	return "code=$(" + probe.Command(words...) + `); echo "HTTP $code $(head -c 200 ` + answerFile + `)"; [ "$code" = 403 ] || [ "$code" = 401 ]`
 }
 
-// tokenNeed is the comment that says which token the following lines need.
-func tokenNeed(scopes, aud string) string {
-	return fmt.Sprintf("# needs a token with scope %q and audience %s in $BEARER_TOKEN_FILE", scopes, aud)
+func comment(format string, a ...any) string { return "# " + fmt.Sprintf(format, a...) }
+
+// Line renders a rulebook operation as a curl line.
+func (t *transport) Line(op storage.Op) string {
+	if op.Kind == storage.OpToken {
+		return fmt.Sprintf("# needs a token with scope %q and audience %s in $BEARER_TOKEN_FILE", op.Scopes, op.Aud)
+	}
+	a := roleAuth[op.As]
+	if op.Token {
+		a = tokenAuth
+	}
+	u := t.urlOf(op.Path)
+	var args []string
+	switch op.Kind {
+	case storage.OpStat:
+		args = []string{"-X", "PROPFIND", "-H", "Depth: 0", u}
+	case storage.OpGet:
+		args = []string{"-o", op.Local, u}
+	case storage.OpGetRange:
+		return curl(a, "-r", fmt.Sprintf("%d-%d", op.Off, op.Off+op.N-1), u) +
+			fmt.Sprintf(" | cmp - <(tail -c +%d %s | head -c %d)", op.Off+1, probe.Quote(op.Local), op.N)
+	case storage.OpChecksum:
+		args = []string{"-I", "-H", "Want-Digest: adler32", u}
+	case storage.OpPut:
+		args = []string{"-T", op.Local, u}
+	case storage.OpMkdir:
+		args = []string{"-X", "MKCOL", u}
+	case storage.OpList:
+		return curl(a, "-X", "PROPFIND", "-H", "Depth: 1", u) + " | grep -F " + probe.Quote(op.Name)
+	case storage.OpDelete, storage.OpRmdir:
+		args = []string{"-X", "DELETE", u}
+	}
+	switch {
+	case op.Refused:
+		if op.Kind == storage.OpGet {
+			args = []string{u}
+		}
+		return curlDenied(a, args...)
+	case op.MayFail:
+		return curl(a, args...) + " || true"
+	}
+	return curl(a, args...)
 }
 
-// reproRead downloads the reference file and checks size, checksum and a
-// range, as verifyRead does.
-func (s *svc) reproRead(a auth, local string, rep readReport) []string {
-	ref := s.t.Service.ReadFile
-	u := s.urlOf(ref.Path)
-	lines := []string{
-		curl(a, "-D", "-", "-o", local, u),
-		curl(a, "-I", "-H", "Want-Digest: adler32", u),
-	}
-	if ref.Size >= 0 {
-		lines = append(lines, fmt.Sprintf(`test "$(stat -c %%s %s)" = %d`, probe.Quote(local), ref.Size))
-	}
-	if ref.Adler32 != "" {
-		lines = append(lines, fmt.Sprintf(`test "$(xrdadler32 %s | cut -d' ' -f1)" = %s`, probe.Quote(local), probe.Quote(ref.Adler32)))
-	}
-	if rep.rangeLen > 0 {
-		last := rep.rangeOff + rep.rangeLen - 1
-		lines = append(lines, curl(a, "-r", fmt.Sprintf("%d-%d", rep.rangeOff, last), u)+
-			fmt.Sprintf(" | cmp - <(tail -c +%d %s | head -c %d)", rep.rangeOff+1, probe.Quote(local), rep.rangeLen))
-	}
-	return lines
-}
-
-func (s *svc) urlOf(p string) string {
-	u := *s.u
+// urlOf returns the URL of a storage path on the endpoint.
+func (t *transport) urlOf(p string) string {
+	u := *t.u
 	u.Path, u.RawPath, u.RawQuery, u.Fragment = p, "", "", ""
 	return u.String()
-}
-
-// payloadLine makes the local file an upload check sends.
-func payloadLine(local string, size int) string {
-	return fmt.Sprintf("head -c %d /dev/urandom > %s", size, probe.Quote(local))
-}
-
-func comment(format string, a ...any) string {
-	return "# " + strings.ReplaceAll(fmt.Sprintf(format, a...), "\n", " ")
 }

@@ -24,6 +24,7 @@ import (
 	"github.com/gridprobe/gridprobe/internal/cred"
 	"github.com/gridprobe/gridprobe/internal/engine"
 	"github.com/gridprobe/gridprobe/probes/probe"
+	"github.com/gridprobe/gridprobe/probes/storage"
 )
 
 // Unit tests: edge cases and fault injection with in-process servers. The
@@ -97,19 +98,12 @@ func TestGowebdavAcceptsMalformedMultistatus(t *testing.T) {
 	}
 }
 
-func TestDigestAndWindow(t *testing.T) {
-	if d, ok := digestAdler32([]string{"md5=bcU7NA==, ADLER32=6DC53B34"}); !ok || d != "6dc53b34" {
+func TestDigestAndCommonDir(t *testing.T) {
+	if d, ok := digestOf([]string{"md5=bcU7NA==, ADLER32=6DC53B34"}, "adler32"); !ok || d != "6dc53b34" {
 		t.Errorf("digest = %q %v", d, ok)
 	}
-	if _, ok := digestAdler32([]string{"md5=x"}); ok {
+	if _, ok := digestOf([]string{"md5=x"}, "adler32"); ok {
 		t.Error("md5 taken for adler32")
-	}
-	w := &window{off: 5, n: 4}
-	for _, chunk := range []string{"012", "3456", "789"} {
-		w.Write([]byte(chunk))
-	}
-	if w.buf.String() != "5678" {
-		t.Errorf("window = %q", w.buf.String())
 	}
 	if got := commonDir("/testvo/reference.dat", "/testvo/gridprobe/gp-x"); got != "/testvo" {
 		t.Errorf("commonDir = %q", got)
@@ -282,16 +276,32 @@ func unitSvc(t *testing.T, dav *memDAV) (*svc, *httptest.Server) {
 	t.Cleanup(srv.Close)
 	u, _ := url.Parse(srv.URL)
 	dav.files["/testvo/ref"] = []byte(refContent)
-	sv := &config.Service{Type: config.TypeWebDAV, URL: u, RawURL: srv.URL, Name: "org.testvo.SE-WebDAV", VO: "testvo",
+	sv := &config.Service{Type: Type, URL: u, RawURL: srv.URL, Name: "org.testvo.SE-WebDAV", VO: "testvo",
 		ScopeBase: "/testvo", WriteDir: "/testvo/gridprobe", Timeout: 10 * time.Second,
 		ReadFile: config.FileRef{Path: "/testvo/ref", Adler32: fmt.Sprintf("%08x", adler32.Checksum([]byte(refContent))), Size: int64(len(refContent))}}
-	target := probe.Target{Config: &config.Config{}, Site: &config.Site{Name: "T_UNIT"}, Service: sv, RunID: engine.NewRunID(),
-		Creds: &probe.Credentials{Tokens: fakeTokens{}}}
-	s := newSvc(target)
-	for _, k := range []string{kindProxy, kindForeign, kindNoVOMS, kindBearer} {
-		s.clients[k] = &client{base: srv.URL, hc: srv.Client(), who: k}
+	creds := &probe.Credentials{Tokens: fakeTokens{}, ProxyPath: "own.pem", ForeignProxyPath: "foreign.pem", NoVOMSProxyPath: "novoms.pem"}
+	for _, p := range []string{"own.pem", "foreign.pem", "novoms.pem"} {
+		creds.UseProxy(p, &cred.Proxy{Path: p, Subject: "/CN=" + p})
+	}
+	target := probe.Target{Config: &config.Config{}, Site: &config.Site{Name: "T_UNIT"}, Service: sv, RunID: engine.NewRunID(), Creds: creds}
+	s, err := newSvc(target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{storage.Own.String(), storage.Foreign.String(), storage.NoVOMS.String(), bearerKind} {
+		s.tr.clients[k] = &client{base: srv.URL, host: u.Host, hc: srv.Client(), who: k}
 	}
 	return s, srv
+}
+
+// scratchOf is the run's scratch area of a unit service.
+func scratchOf(t *testing.T, s *svc) probe.Scratch {
+	t.Helper()
+	sc, err := s.t.Scratch()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sc
 }
 
 // runChecks runs the selected checks (with prerequisites) of s, skipping
@@ -334,43 +344,43 @@ func TestCrtAccess404IsNotADenial(t *testing.T) {
 		return 0
 	}
 	s, _ := unitSvc(t, dav)
-	s.t.Creds.NoVOMSProxyPath = "novoms.pem"
-	res := runChecks(t, s, IDCrtAccess)[IDCrtAccess]
-	assertResult(t, res, engine.Critical, "404", "not an explicit denial")
+	res := runChecks(t, s, storage.IDCrtAccess)[storage.IDCrtAccess]
+	assertResult(t, res, engine.Unknown, "404", "not an explicit denial")
 }
 
 func TestCrtAccessUnknownWhenFileMissing(t *testing.T) {
 	dav := newMemDAV()
 	dav.deny = func(r *http.Request, _ string) int { return http.StatusNotFound }
 	s, _ := unitSvc(t, dav)
-	res := runChecks(t, s, IDCrtAccess)[IDCrtAccess]
+	res := runChecks(t, s, storage.IDCrtAccess)[storage.IDCrtAccess]
 	assertResult(t, res, engine.Unknown, "would prove nothing")
 }
 
 func TestCrtAccessAllowedIsCritical(t *testing.T) {
 	s, _ := unitSvc(t, newMemDAV())
-	res := runChecks(t, s, IDCrtAccess)[IDCrtAccess]
-	assertResult(t, res, engine.Critical, "could read /testvo/ref", "200 OK (allowed)")
+	res := runChecks(t, s, storage.IDCrtAccess)[storage.IDCrtAccess]
+	assertResult(t, res, engine.Critical, "2 of 2 refusals not enforced", "reading /testvo/ref: read it")
 }
 
 func TestCrtWriteMalformedStatIsCriticalAndCleansUp(t *testing.T) {
 	dav := newMemDAV()
 	dav.propfind = `<D:multistatus xmlns:D="DAV:"><D:response><D:href>/x</D:hr`
 	s, _ := unitSvc(t, dav)
-	res := runChecks(t, s, IDCrtWrite)[IDCrtWrite]
+	res := runChecks(t, s, storage.IDCrtWrite)[storage.IDCrtWrite]
 	assertResult(t, res, engine.Critical, "malformed multistatus")
+	sc := scratchOf(t, s)
 	dav.mu.Lock()
 	defer dav.mu.Unlock()
 	for f := range dav.files {
-		if strings.HasPrefix(f, s.scratch.Dir()) {
+		if strings.HasPrefix(f, sc.Dir()) {
 			t.Errorf("left behind: %s", f)
 		}
 	}
-	if dav.dirs[s.scratch.Dir()] {
+	if dav.dirs[sc.Dir()] {
 		t.Errorf("scratch dir left behind")
 	}
 	for _, d := range dav.deletes {
-		if !s.scratch.Contains(d) {
+		if !sc.Contains(d) {
 			t.Errorf("deleted outside the scratch area: %s", d)
 		}
 	}
@@ -383,8 +393,9 @@ func TestReadFindings(t *testing.T) {
 		state  engine.State
 		substr string
 	}{
-		{"ok", func(*memDAV) {}, engine.OK, "matches sites.yaml and server Digest"},
-		{"server digest wrong", func(m *memDAV) { m.digest = "adler32=00000001" }, engine.Critical, "server Digest adler32=00000001"},
+		{"ok", func(*memDAV) {}, engine.OK, "matches sites.yaml and the server's"},
+		{"server digest wrong", func(m *memDAV) { m.digest = "adler32=00000001" }, engine.Critical, "server adler32 of /testvo/ref is 00000001"},
+		{"no server digest", func(m *memDAV) { m.digest = "md5=x" }, engine.OK, "the server gives no adler32"},
 		{"range ignored", func(m *memDAV) { m.ignoreRange = true }, engine.Warning, "server ignored Range"},
 		{"content differs", func(m *memDAV) { m.files["/testvo/ref"] = []byte(strings.ToUpper(refContent)) }, engine.Critical, "sites.yaml says"},
 		{"refused", func(m *memDAV) { m.deny = func(*http.Request, string) int { return 403 } }, engine.Critical, "403 Forbidden: Unable to do it; permission denied"},
@@ -394,9 +405,9 @@ func TestReadFindings(t *testing.T) {
 			dav := newMemDAV()
 			s, _ := unitSvc(t, dav)
 			c.set(dav)
-			res := runChecks(t, s, IDCrtRead, IDTknRead)
-			assertResult(t, res[IDCrtRead], c.state, c.substr)
-			assertResult(t, res[IDTknRead], c.state, c.substr)
+			res := runChecks(t, s, storage.IDCrtRead, storage.IDTknRead)
+			assertResult(t, res[storage.IDCrtRead], c.state, c.substr)
+			assertResult(t, res[storage.IDTknRead], c.state, c.substr)
 		})
 	}
 }
@@ -405,9 +416,10 @@ func TestReadFindings(t *testing.T) {
 // every rule, and the detail names them.
 func TestTknAccessPermissiveServer(t *testing.T) {
 	s, _ := unitSvc(t, newMemDAV())
-	res := runChecks(t, s, IDTknAccess)[IDTknAccess]
-	assertResult(t, res, engine.Critical, "5 of 5 refusals not enforced",
-		"create-only token overwrote an existing file: answered 201 Created (allowed) (WLCG profile: storage.create must not modify existing data)")
+	res := runChecks(t, s, storage.IDTknAccess)[storage.IDTknAccess]
+	n := len(storage.RefusalNames())
+	assertResult(t, res, engine.Critical, fmt.Sprintf("%d of %d refusals not enforced", n, n),
+		"create-only overwrite: wrote it with the token storage.create:<scratch>/16tkn-access (WLCG profile: storage.create must not modify existing data)")
 }
 
 // wlcgDeny is a server that follows the WLCG profile on memDAV: the token's
@@ -456,12 +468,12 @@ func wlcgDeny(m *memDAV, aud string, siblingNotFound bool) func(r *http.Request,
 func TestTknChecksOnAConformingServer(t *testing.T) {
 	dav := newMemDAV()
 	s, _ := unitSvc(t, dav)
-	dav.deny = wlcgDeny(dav, s.aud, false)
-	res := runChecks(t, s, IDTknRead, IDTknAccess, IDTknWrite, IDTknDirectory)
-	assertResult(t, res[IDTknAccess], engine.OK, "all 5 refusals enforced")
-	assertResult(t, res[IDTknRead], engine.OK)
-	assertResult(t, res[IDTknWrite], engine.OK)
-	assertResult(t, res[IDTknDirectory], engine.OK)
+	dav.deny = wlcgDeny(dav, s.book.Audience(), false)
+	res := runChecks(t, s, storage.IDTknRead, storage.IDTknAccess, storage.IDTknWrite, storage.IDTknDirectory)
+	assertResult(t, res[storage.IDTknAccess], engine.OK, fmt.Sprintf("all %d refusals enforced", len(storage.RefusalNames())))
+	assertResult(t, res[storage.IDTknRead], engine.OK)
+	assertResult(t, res[storage.IDTknWrite], engine.OK)
+	assertResult(t, res[storage.IDTknDirectory], engine.OK)
 	assertResult(t, res[engine.SummaryID], engine.OK)
 	dav.mu.Lock()
 	defer dav.mu.Unlock()
@@ -485,22 +497,22 @@ func TestTknChecksOnAConformingServer(t *testing.T) {
 func TestTknAccessSibling404IsNotOK(t *testing.T) {
 	dav := newMemDAV()
 	s, _ := unitSvc(t, dav)
-	dav.deny = wlcgDeny(dav, s.aud, true)
-	res := runChecks(t, s, IDTknAccess)[IDTknAccess]
-	assertResult(t, res, engine.Critical, "reading sibling .../ab", "404", "not an explicit denial")
+	dav.deny = wlcgDeny(dav, s.book.Audience(), true)
+	res := runChecks(t, s, storage.IDTknAccess)[storage.IDTknAccess]
+	assertResult(t, res, engine.Unknown, "reading sibling .../ab", "404", "not an explicit denial")
 }
 
 func TestTknDirectoryListingRefusedIsWarning(t *testing.T) {
 	dav := newMemDAV()
 	s, _ := unitSvc(t, dav)
-	conform := wlcgDeny(dav, s.aud, false)
+	conform := wlcgDeny(dav, s.book.Audience(), false)
 	dav.deny = func(r *http.Request, tok string) int {
 		if r.Method == "PROPFIND" && r.Header.Get("Depth") == "1" && tok != "" {
 			return http.StatusForbidden
 		}
 		return conform(r, tok)
 	}
-	res := runChecks(t, s, IDTknDirectory)[IDTknDirectory]
+	res := runChecks(t, s, storage.IDTknDirectory)[storage.IDTknDirectory]
 	assertResult(t, res, engine.Warning, "listing refused", "403 Forbidden", "does not define listing")
 }
 
@@ -518,8 +530,8 @@ func TestServerTextIsOneRedactedLine(t *testing.T) {
 func TestReproduceLinesNeverInlineCredentials(t *testing.T) {
 	dav := newMemDAV()
 	s, _ := unitSvc(t, dav)
-	dav.deny = wlcgDeny(dav, s.aud, false)
-	for id, res := range runChecks(t, s, IDCrtRead, IDCrtWrite, IDCrtDirectory, IDCrtAccess, IDTknRead, IDTknAccess, IDTknWrite, IDTknDirectory) {
+	dav.deny = wlcgDeny(dav, s.book.Audience(), false)
+	for id, res := range runChecks(t, s, storage.IDCrtRead, storage.IDCrtWrite, storage.IDCrtDirectory, storage.IDCrtAccess, storage.IDTknRead, storage.IDTknAccess, storage.IDTknWrite, storage.IDTknDirectory) {
 		if id == engine.SummaryID {
 			continue
 		}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/gridprobe/gridprobe/internal/engine"
 	"github.com/gridprobe/gridprobe/probes/probe"
+	"github.com/gridprobe/gridprobe/probes/storage"
 	"github.com/gridprobe/gridprobe/probes/xrootd/secproto"
 	"github.com/gridprobe/gridprobe/probes/xrootd/xrd"
 	"github.com/gridprobe/gridprobe/probes/xrootd/ztn"
@@ -33,52 +34,19 @@ func (s *svc) runVersion(ctx context.Context, _ *engine.Env) engine.Outcome {
 }
 
 func (s *svc) version(ctx context.Context) engine.Outcome {
-	opts, err := s.tlsOptions()
+	opts, err := s.tr.tlsOptions()
 	if err != nil {
 		return engine.Unknownf("cannot load the CA directory: %v", err)
 	}
-	var auths []func() secproto.Authenticator
-	var missing []string
-	// keys: the pool key of this session for each protocol it may log in
-	// with, so the later check that needs exactly that session reuses it.
-	keys := map[string]string{}
-	if p, err := s.loadProxy(kindProxy); err == nil {
-		if f, err := s.gsiAuth(p, nil); err == nil {
-			auths = append(auths, func() secproto.Authenticator { return f()[0] })
-			keys[gsiName] = "gsi " + kindProxy
-		} else {
-			missing = append(missing, err.Error())
-		}
-	} else {
-		missing = append(missing, err.Error())
-	}
-	sc := read(s.voArea)
-	if ref := s.t.Service.ReadFile.Path; ref != "" {
-		sc = read(ref)
-	}
-	tok, err := s.token(ctx, s.aud, sc)
-	if err == nil {
-		keys[ztn.Name] = s.tokenKey(s.aud, tok, sc)
-		auths = append(auths, func() secproto.Authenticator {
-			return ztn.New(func() (string, error) { return tok.Bearer(), nil })
-		})
-	} else {
-		missing = append(missing, err.Error())
-	}
-	opts.Auth = func() []secproto.Authenticator {
-		out := make([]secproto.Authenticator, len(auths))
-		for i, f := range auths {
-			out[i] = f()
-		}
-		return out
-	}
+	lo := s.loginOffer(ctx)
+	opts.Auth = lo.authenticators
 	start := time.Now()
 	sess, err := xrd.Dial(ctx, s.url, opts)
 	took := time.Since(start)
 	if err != nil {
 		var ae *xrd.AuthError
-		if errors.As(err, &ae) && len(auths) == 0 {
-			return engine.Unknownf("cannot log in to %s: no usable credential (%s)", s.url, strings.Join(missing, "; "))
+		if errors.As(err, &ae) && len(lo.auths) == 0 {
+			return engine.Unknownf("cannot log in to %s: no usable credential (%s)", s.url, strings.Join(lo.missing, "; "))
 		}
 		return failure("session bring-up with %s failed: %s", err, s.url)
 	}
@@ -88,11 +56,66 @@ func (s *svc) version(ctx context.Context) engine.Outcome {
 		_ = sess.Close()
 		return failure("query config version at %s failed: %s", err, s.url)
 	}
-	if key, ok := keys[info.AuthProtocol]; ok {
-		s.adopt(key, sess) // 4crt-read or 14tkn-read logs in the same way
+	if key, ok := lo.keys[info.AuthProtocol]; ok {
+		s.tr.adopt(key, sess) // 4crt-read or 14tkn-read logs in the same way
 	} else {
 		_ = sess.Close()
 	}
+	o := versionOutcome(info, cfg)
+	o.Perf = []engine.Perf{{Label: "bringup_time", Value: took.Seconds(), Unit: "s"}}
+	return o
+}
+
+// loginOffer is what 3version logs in with: the proxy (GSI) and a read
+// token (ztn), whichever the server accepts, with the pool key of the
+// session for each protocol, so the later check that needs exactly that
+// session reuses it; missing says why a credential is not offered.
+type loginOffer struct {
+	auths   []func() secproto.Authenticator
+	keys    map[string]string
+	missing []string
+}
+
+func (s *svc) loginOffer(ctx context.Context) *loginOffer {
+	lo := &loginOffer{keys: map[string]string{}}
+	if p, err := s.t.Creds.Proxy(); err == nil {
+		if f, err := s.tr.gsiAuth(p, nil); err == nil {
+			lo.auths = append(lo.auths, func() secproto.Authenticator { return f()[0] })
+			lo.keys[gsiName] = gsiKey(storage.Own)
+		} else {
+			lo.missing = append(lo.missing, err.Error())
+		}
+	} else {
+		lo.missing = append(lo.missing, err.Error())
+	}
+	sc := storage.Read(s.book.VOArea())
+	if ref := s.t.Service.ReadFile.Path; ref != "" {
+		sc = storage.Read(ref)
+	}
+	tok, err := s.book.Token(ctx, s.aud, sc)
+	if err != nil {
+		lo.missing = append(lo.missing, err.Error())
+		return lo
+	}
+	lo.keys[ztn.Name] = tokenKey(tok)
+	lo.auths = append(lo.auths, func() secproto.Authenticator {
+		return ztn.New(func() (string, error) { return tok.Bearer(), nil })
+	})
+	return lo
+}
+
+// authenticators are fresh authenticators of every offered credential.
+func (lo *loginOffer) authenticators() []secproto.Authenticator {
+	out := make([]secproto.Authenticator, len(lo.auths))
+	for i, f := range lo.auths {
+		out[i] = f()
+	}
+	return out
+}
+
+// versionOutcome words what the session bring-up and the config query
+// showed: OK, or WARNING when tokens cannot be used over root://.
+func versionOutcome(info xrd.Info, cfg map[string]string) engine.Outcome {
 	ver := cfg["version"]
 	if ver == "" {
 		ver = "unknown (not in the config query)"
@@ -113,17 +136,13 @@ func (s *svc) version(ctx context.Context) engine.Outcome {
 	if v := cfg["chksum"]; v != "" {
 		detail += "; checksums " + v
 	}
-	var o engine.Outcome
 	switch {
 	case !info.TLSCapable():
-		o = engine.Warnf("%s; the server cannot do TLS, so tokens (ztn) cannot be used", detail)
+		return engine.Warnf("%s; the server cannot do TLS, so tokens (ztn) cannot be used", detail)
 	case !contains(info.SecProtocols, ztn.Name):
-		o = engine.Warnf("%s; the server does not offer ztn (WLCG tokens over root://)", detail)
-	default:
-		o = engine.Okf("%s", detail)
+		return engine.Warnf("%s; the server does not offer ztn (WLCG tokens over root://)", detail)
 	}
-	o.Perf = []engine.Perf{{Label: "bringup_time", Value: took.Seconds(), Unit: "s"}}
-	return o
+	return engine.Okf("%s", detail)
 }
 
 func tlsFlags(i xrd.Info) string {
@@ -181,15 +200,15 @@ func (s *svc) federation(ctx context.Context) engine.Outcome {
 	if ref.Path == "" {
 		return engine.Unknownf("no read_file configured")
 	}
-	p, err := s.loadProxy(kindProxy)
+	p, err := s.t.Creds.Proxy()
 	if err != nil {
 		return engine.Unknownf("%v", err)
 	}
-	opts, err := s.tlsOptions()
+	opts, err := s.tr.tlsOptions()
 	if err != nil {
 		return engine.Unknownf("cannot load the CA directory: %v", err)
 	}
-	if opts.Auth, err = s.gsiAuth(p, []string{s.u.Hostname()}); err != nil {
+	if opts.Auth, err = s.tr.gsiAuth(p, []string{s.u.Hostname()}); err != nil {
 		return engine.Unknownf("%v", err)
 	}
 	var mu sync.Mutex

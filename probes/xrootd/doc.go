@@ -1,22 +1,19 @@
-// Package xrootd is gridprobe's XRootD check catalogue: the ETF-numbered
-// checks of one root:// / roots:// storage endpoint (1connection, 3version,
-// 4crt-read … 8crt-directory, 9federation, 14tkn-read … 18tkn-directory),
-// built on the project's own session layer (xrd) with the GSI (gsi) and
-// WLCG-token (ztn) authenticators.
+// Package xrootd is gridprobe's XRootD probe: the storage rulebook
+// (probes/storage: 4crt-read … 8crt-directory, 14tkn-read …
+// 18tkn-directory) over root:// / roots://, plus the XRootD-only checks
+// (1connection, 3version, 9federation), built on the project's own session
+// layer (xrd) with the GSI (gsi) and WLCG-token (ztn) authenticators.
 //
-// Credential separation: crt checks authenticate with GSI only and tkn
-// checks with ztn only, so a fallback to the other protocol can never make a
-// check pass. Each token check asks the token source for the narrowest token
-// it needs, with the service's audience (probe.Target.Audience: the
-// configured `audience`, else scheme://host[:port] of the URL).
+// What this package adds to the rules is the transport (transport.go,
+// store.go): storage.Store over one pooled session per credential, its
+// errors classified (kXR_NotAuthorized 3010 is a denial, kXR_AuthFailed 3030
+// at login a refused login, kXR_NotFound a missing object), and reproduce
+// lines with xrdfs and xrdcp (reproduce.go).
 //
-// Negative checks (contain, access) pass only on an explicit denial —
-// kXR_NotAuthorized (3010), or kXR_AuthFailed (3030) at login where refusing
-// the identity is the denial — of an object shown to exist with an allowed
-// credential first; kXR_NotFound proves nothing.
-//
+// Credential separation: a proxy's store authenticates with GSI only and a
+// token's with ztn only, so a fallback to the other protocol can never make
+// a check pass; a session accepted without the credential is refused.
 // Sessions are pooled per credential (and per token scope set) for one
 // round and closed by Service.Close; a session that saw a transport error is
-// dropped and the next check dials afresh. Everything the checks write lies
-// in the run's scratch area and is removed through probe.Scratch.Delete.
+// dropped and the next check dials afresh.
 package xrootd

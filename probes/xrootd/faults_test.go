@@ -22,6 +22,7 @@ import (
 
 	"github.com/gridprobe/gridprobe/internal/cred"
 	"github.com/gridprobe/gridprobe/internal/engine"
+	"github.com/gridprobe/gridprobe/probes/storage"
 	"github.com/gridprobe/gridprobe/probes/xrootd/gsi"
 )
 
@@ -71,10 +72,10 @@ func TestBadTokensFailLogin(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			file := mint(t, env, tc.args...)
-			r := runScenario(t, env, scenario{tokens: rawTokenSource{file}, checks: []string{IDTknRead}})
+			r := runScenario(t, env, scenario{tokens: rawTokenSource{file}, checks: []string{storage.IDTknRead}})
 			defer assertScratchEmpty(t, env, r)
 			r.want(t, IDVersion, engine.OK)
-			res := r.want(t, IDTknRead, engine.Critical, "kXR_AuthFailed (3030)", tc.want)
+			res := r.want(t, storage.IDTknRead, engine.Critical, "kXR_AuthFailed (3030)", tc.want)
 			// The reproduce lines, run with that token, fail the same way.
 			out, err := runRepro(t, env, res.Reproduce, "BEARER_TOKEN_FILE="+file)
 			if err == nil || !strings.Contains(out, "Auth failed") {
@@ -257,12 +258,12 @@ sec.protocol gsi -certdir:%[3]s/certificates -cert:%[3]s/host/hostcert.pem -key:
 func TestServerKilledMidRun(t *testing.T) {
 	env := testbed(t)
 	url, kill := throwawayXrootd(t, env, true)
-	r := runKilled(t, env, url, IDCrtRead, kill)
+	r := runKilled(t, env, url, storage.IDCrtRead, kill)
 	r.want(t, IDVersion, engine.Warning, "does not offer ztn", "logged in with gsi")
-	r.want(t, IDCrtRead, engine.OK)
+	r.want(t, storage.IDCrtRead, engine.OK)
 	after := false
 	for _, x := range r.order {
-		if x.Check == IDCrtRead {
+		if x.Check == storage.IDCrtRead {
 			after = true
 			continue
 		}
@@ -293,8 +294,8 @@ func TestAnonymousServer(t *testing.T) {
 			t.Errorf("%s passed against a server without authentication: %s %q", x.Check, x.State, x.Detail)
 		}
 	}
-	r.want(t, IDCrtRead, engine.Critical, "no authentication at all", "never presented")
-	r.want(t, IDTknRead, engine.Critical, "no authentication at all", "never presented")
+	r.want(t, storage.IDCrtRead, engine.Critical, "no authentication at all", "never presented")
+	r.want(t, storage.IDTknRead, engine.Critical, "no authentication at all", "never presented")
 }
 
 // runKilled runs the catalogue against url and calls kill right after the
@@ -342,7 +343,7 @@ func TestReproduceLines(t *testing.T) {
 	env := testbed(t)
 	r := runScenario(t, env, scenario{})
 	defer assertScratchEmpty(t, env, r)
-	for _, id := range []string{IDCrtRead, IDCrtContain, IDCrtAccess, IDCrtWrite, IDCrtDirectory, IDFederation} {
+	for _, id := range []string{storage.IDCrtRead, storage.IDCrtContain, storage.IDCrtAccess, storage.IDCrtWrite, storage.IDCrtDirectory, IDFederation} {
 		res := r.want(t, id, engine.OK)
 		if out, err := runRepro(t, env, res.Reproduce); err != nil {
 			t.Errorf("%s reproduce failed: %v\n%s\n%s", id, err, strings.Join(res.Reproduce, "\n"), out)
@@ -350,21 +351,21 @@ func TestReproduceLines(t *testing.T) {
 	}
 	aud := env["GRIDPROBE_XROOTD_URL"]
 	readTok := mint(t, env, "--aud", aud, "--scope", "storage.read:/reference.dat")
-	res := r.want(t, IDTknRead, engine.OK)
+	res := r.want(t, storage.IDTknRead, engine.OK)
 	if out, err := runRepro(t, env, res.Reproduce, "BEARER_TOKEN_FILE="+readTok); err != nil {
-		t.Errorf("%s reproduce failed: %v\n%s", IDTknRead, err, out)
+		t.Errorf("%s reproduce failed: %v\n%s", storage.IDTknRead, err, out)
 	}
 	allTok := mint(t, env, "--aud", aud, "--scope", "storage.read:/ storage.create:/gridprobe storage.modify:/gridprobe")
-	for _, id := range []string{IDTknWrite, IDTknDirectory} {
+	for _, id := range []string{storage.IDTknWrite, storage.IDTknDirectory} {
 		res := r.want(t, id, engine.OK)
 		if out, err := runRepro(t, env, res.Reproduce, "BEARER_TOKEN_FILE="+allTok); err != nil {
 			t.Errorf("%s reproduce failed: %v\n%s", id, err, out)
 		}
 	}
 	voTok := mint(t, env, "--aud", aud, "--scope", "storage.read:/")
-	res = r.want(t, IDTknContain, engine.OK)
+	res = r.want(t, storage.IDTknContain, engine.OK)
 	if out, err := runRepro(t, env, res.Reproduce, "BEARER_TOKEN_FILE="+voTok); err != nil {
-		t.Errorf("%s reproduce failed: %v\n%s", IDTknContain, err, out)
+		t.Errorf("%s reproduce failed: %v\n%s", storage.IDTknContain, err, out)
 	}
 	// Nothing of the reproduce runs is left behind either.
 	assertScratchEmpty(t, env, r)

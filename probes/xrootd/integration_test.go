@@ -14,6 +14,7 @@ import (
 	"github.com/gridprobe/gridprobe/internal/engine"
 	"github.com/gridprobe/gridprobe/internal/testbedenv"
 	"github.com/gridprobe/gridprobe/probes/probe"
+	"github.com/gridprobe/gridprobe/probes/storage"
 )
 
 // Integration tests: the real XRootD SE (roots://) and redirector of the
@@ -198,20 +199,31 @@ func assertScratchEmpty(t *testing.T, env map[string]string, r *run) {
 	}
 }
 
-// TestChecksAgainstTestbed: a full round; every check OK except the
-// documented server violations (KNOWN_ISSUES.md).
+// knownViolations are the WLCG-profile violations of the testbed's XRootD
+// 5.5.3 (KNOWN_ISSUES.md), each named by what its detail must say; those
+// checks stay CRITICAL. Every other check of the catalogue must be OK.
+var knownViolations = map[string][]string{
+	// KNOWN_ISSUES.md 1: scope paths match by string prefix.
+	storage.IDTknAccess: {"sibling .../ab: read it", storage.RuleText["path-elements"]},
+}
+
+// TestChecksAgainstTestbed: a full round; every check of the catalogue OK
+// except the known violations, each named.
 func TestChecksAgainstTestbed(t *testing.T) {
 	env := testbed(t)
 	r := runScenario(t, env, scenario{})
 	defer assertScratchEmpty(t, env, r)
-	for _, id := range []string{IDConnection, IDVersion, IDCrtRead, IDCrtContain, IDCrtAccess, IDCrtWrite, IDCrtDirectory,
-		IDFederation, IDTknRead, IDTknContain, IDTknWrite, IDTknDirectory} {
-		r.want(t, id, engine.OK)
+	for _, res := range r.order {
+		switch want, known := knownViolations[res.Check]; {
+		case res.Check == engine.SummaryID:
+			r.want(t, res.Check, engine.Critical)
+		case known:
+			r.want(t, res.Check, engine.Critical, want...)
+		default:
+			r.want(t, res.Check, engine.OK)
+		}
 	}
 	r.want(t, IDVersion, engine.OK, "v5.", "TLS 1.3", "ztn")
 	r.want(t, IDFederation, engine.OK, "sent the read to 127.0.0.1:")
-	r.want(t, IDTknRead, engine.OK, env["GRIDPROBE_REF_ADLER32"], "server adler32 agrees")
-	// KNOWN_ISSUES.md 1: scope paths match by string prefix.
-	r.want(t, IDTknAccess, engine.Critical, "sibling .../ab", rulePathElements)
-	r.want(t, engine.SummaryID, engine.Critical)
+	r.want(t, storage.IDTknRead, engine.OK, env["GRIDPROBE_REF_ADLER32"], "matches sites.yaml and the server's", "ranged read")
 }

@@ -32,6 +32,8 @@ import (
 	"github.com/gridprobe/gridprobe/internal/config"
 	"github.com/gridprobe/gridprobe/internal/engine"
 	"github.com/gridprobe/gridprobe/internal/round"
+	"github.com/gridprobe/gridprobe/probes/webdav"
+	"github.com/gridprobe/gridprobe/probes/xrootd"
 )
 
 type opts struct {
@@ -149,7 +151,7 @@ func p1(ctx context.Context, o opts) ([]bench.Row, []string) {
 	for i := 0; i < o.runs; i++ {
 		c0 := bench.ProcCPU(sePid)
 		// storage only: the gfal2 baseline has no CE operations
-		r, err := bench.RunRound(ctx, cfg, bench.RoundOptions{Types: []string{config.TypeWebDAV, config.TypeXRootD}})
+		r, err := bench.RunRound(ctx, cfg, bench.RoundOptions{Types: []string{webdav.Type, xrootd.Type}})
 		if err != nil {
 			return []bench.Row{notMeasured(fig, target, err.Error())}, nil
 		}

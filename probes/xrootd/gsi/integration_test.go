@@ -1,16 +1,15 @@
 package gsi
 
 import (
-	"bufio"
+	"github.com/gridprobe/gridprobe/internal/testbedenv"
+
 	"errors"
 	"math/big"
 	"net"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 )
@@ -18,66 +17,19 @@ import (
 // Integration tests against the real XRootD 5.5.3 testbed (testbed/up.sh).
 // They fail when no server is reachable, unless GRIDPROBE_NO_TESTBED=1.
 
-var (
-	tbOnce sync.Once
-	tbEnv  map[string]string
-	tbErr  error
-)
-
-// testbed returns the testbed environment: the process environment if it
-// has GRIDPROBE_XROOTD_URL, else the output of testbed/env.
+// testbed returns the testbed environment (internal/testbedenv: the test
+// fails when it is down, unless GRIDPROBE_NO_TESTBED=1, which skips it
+// saying so).
 func testbed(t *testing.T) map[string]string {
 	t.Helper()
-	if os.Getenv("GRIDPROBE_NO_TESTBED") == "1" {
-		t.Skip("GRIDPROBE_NO_TESTBED=1: real-server test skipped")
-	}
-	tbOnce.Do(func() { tbEnv, tbErr = loadTestbedEnv() })
-	if tbErr != nil {
-		t.Fatalf("testbed not available (set GRIDPROBE_NO_TESTBED=1 to skip): %v", tbErr)
-	}
-	return tbEnv
-}
-
-func loadTestbedEnv() (map[string]string, error) {
-	keys := []string{"GRIDPROBE_XROOTD_URL", "X509_CERT_DIR", "X509_USER_PROXY", "GRIDPROBE_EXPIRED_PROXY",
-		"GRIDPROBE_UNTRUSTED_PROXY", "GRIDPROBE_FOREIGN_PROXY", "GRIDPROBE_XROOTD_LOG", "GRIDPROBE_REF_PATH"}
-	env := map[string]string{}
-	if os.Getenv("GRIDPROBE_XROOTD_URL") != "" {
-		for _, k := range keys {
-			env[k] = os.Getenv(k)
-		}
-	} else {
-		script, err := findTestbedEnv()
-		if err != nil {
-			return nil, err
-		}
-		out, err := exec.Command(script).Output()
-		if err != nil {
-			return nil, errors.New(script + " failed: " + err.Error())
-		}
-		sc := bufio.NewScanner(strings.NewReader(string(out)))
-		for sc.Scan() {
-			k, v, ok := strings.Cut(strings.TrimPrefix(sc.Text(), "export "), "=")
-			if ok {
-				env[k] = strings.Trim(v, "'\"")
-			}
-		}
-	}
-	for _, k := range keys {
+	env := testbedenv.Load(t, "GRIDPROBE_XROOTD_URL")
+	for _, k := range []string{"X509_CERT_DIR", "X509_USER_PROXY", "GRIDPROBE_EXPIRED_PROXY", "GRIDPROBE_UNTRUSTED_PROXY",
+		"GRIDPROBE_FOREIGN_PROXY", "GRIDPROBE_XROOTD_LOG", "GRIDPROBE_REF_PATH"} {
 		if env[k] == "" {
-			return nil, errors.New(k + " not set")
+			t.Fatalf("the testbed environment has no %s (testbed/env sets it)", k)
 		}
 	}
-	u, err := url.Parse(env["GRIDPROBE_XROOTD_URL"])
-	if err != nil {
-		return nil, err
-	}
-	c, err := net.DialTimeout("tcp", u.Host, 3*time.Second)
-	if err != nil {
-		return nil, errors.New("no XRootD server at " + u.Host + ": " + err.Error())
-	}
-	c.Close()
-	return env, nil
+	return env
 }
 
 func findTestbedEnv() (string, error) {
@@ -124,18 +76,30 @@ func realAttempt(t *testing.T, env map[string]string, host string, a *Authentica
 	return m, m.auth(ctx, a, host)
 }
 
-// logSince returns the server log lines written after offset.
-func logSince(t *testing.T, path string, offset int64) string {
+// logSince returns the server log written after offset, once it holds
+// every one of want (the server writes its log asynchronously: wait for the
+// lines, not for a while), or what there is after 10 s.
+func logSince(t *testing.T, path string, offset int64, want ...string) string {
 	t.Helper()
-	time.Sleep(200 * time.Millisecond)
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("server log: %v", err)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatalf("server log: %v", err)
+		}
+		text := string(b)
+		if int64(len(b)) >= offset {
+			text = string(b[offset:])
+		}
+		all := true
+		for _, w := range want {
+			all = all && strings.Contains(text, w)
+		}
+		if all || time.Now().After(deadline) {
+			return text
+		}
+		time.Sleep(20 * time.Millisecond) // poll the file for the lines
 	}
-	if int64(len(b)) < offset {
-		return string(b)
-	}
-	return string(b[offset:])
 }
 
 func logSize(t *testing.T, path string) int64 {
@@ -170,7 +134,7 @@ func TestRealServerVOMSProxy(t *testing.T) {
 	}
 	// The authdb grants /testvo only through "o testvo": a grant proves
 	// that the server extracted the VOMS attributes from our chain.
-	logText := logSince(t, env["GRIDPROBE_XROOTD_LOG"], off)
+	logText := logSince(t, env["GRIDPROBE_XROOTD_LOG"], off, "login as", "grant gsi")
 	var login, grant bool
 	for _, l := range strings.Split(logText, "\n") {
 		if !strings.Contains(l, "gsitest.") {
@@ -197,7 +161,7 @@ func TestRealServerForeignVOProxyDenied(t *testing.T) {
 	if !errors.As(err, &xe) || xe.code != 3010 {
 		t.Fatalf("stat of a testvo file with an othervo proxy: err = %v, want kXR_NotAuthorized 3010", err)
 	}
-	if l := logSince(t, env["GRIDPROBE_XROOTD_LOG"], off); !strings.Contains(l, "deny gsi") {
+	if l := logSince(t, env["GRIDPROBE_XROOTD_LOG"], off, "deny gsi"); !strings.Contains(l, "deny gsi") {
 		t.Errorf("server log lacks the deny line:\n%s", l)
 	}
 }

@@ -1,7 +1,6 @@
 package xrd_test
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/rand"
@@ -23,6 +22,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gridprobe/gridprobe/internal/testbedenv"
 	"github.com/gridprobe/gridprobe/probes/xrootd/gsi"
 	"github.com/gridprobe/gridprobe/probes/xrootd/secproto"
 	"github.com/gridprobe/gridprobe/probes/xrootd/xrd"
@@ -41,73 +41,18 @@ type testbed struct {
 	scratchBase   string // a directory the session may write below
 }
 
-var (
-	tbOnce sync.Once
-	tbEnv  map[string]string
-	tbErr  error
-)
+// tbEnv is the testbed environment of the running test binary.
+var tbEnv map[string]string
 
-// loadEnv reads the testbed environment: from the process environment when
-// GRIDPROBE_XROOTD_URL is set there, else from `testbed/env`.
-func loadEnv() (map[string]string, error) {
-	keys := []string{"GRIDPROBE_XROOTD_URL", "GRIDPROBE_REDIRECTOR_URL", "X509_CERT_DIR", "GRIDPROBE_ISSUER_BIN",
-		"GRIDPROBE_REF_PATH", "GRIDPROBE_REF_SIZE", "GRIDPROBE_REF_ADLER32", "GRIDPROBE_XROOTD_SCRATCH", "GRIDPROBE_TESTBED",
-		"X509_USER_PROXY"}
-	env := map[string]string{}
-	if os.Getenv("GRIDPROBE_XROOTD_URL") != "" {
-		for _, k := range keys {
-			env[k] = os.Getenv(k)
-		}
-		return env, nil
-	}
-	script, err := filepath.Abs("../../../testbed/env")
-	if err != nil {
-		return nil, err
-	}
-	out, err := exec.Command("bash", "-c", `set -e; o=$("$0"); eval "$o"; env`, script).Output()
-	if err != nil {
-		msg := ""
-		var ee *exec.ExitError
-		if errors.As(err, &ee) {
-			msg = strings.TrimSpace(string(ee.Stderr))
-		}
-		return nil, fmt.Errorf("testbed/env: %v %s", err, msg)
-	}
-	sc := bufio.NewScanner(bytes.NewReader(out))
-	for sc.Scan() {
-		k, v, ok := strings.Cut(sc.Text(), "=")
-		if ok {
-			env[k] = v
-		}
-	}
-	return env, nil
-}
-
-// needTestbed returns the testbed, failing the test when it is not
-// reachable unless GRIDPROBE_NO_TESTBED=1 (then it skips, saying so).
+// needTestbed returns the testbed (internal/testbedenv: the test fails when
+// it is down, unless GRIDPROBE_NO_TESTBED=1, which skips it saying so).
 func needTestbed(t *testing.T) *testbed {
 	t.Helper()
-	tbOnce.Do(func() {
-		tbEnv, tbErr = loadEnv()
-		if tbErr == nil {
-			_, port, _, _, err := xrd.ParseURL(tbEnv["GRIDPROBE_XROOTD_URL"])
-			if err != nil {
-				tbErr = err
-				return
-			}
-			c, err := net.DialTimeout("tcp", net.JoinHostPort("localhost", strconv.Itoa(port)), 2*time.Second)
-			if err != nil {
-				tbErr = fmt.Errorf("testbed XRootD not reachable: %w", err)
-				return
-			}
-			_ = c.Close()
+	tbEnv = testbedenv.Load(t, "GRIDPROBE_XROOTD_URL", "GRIDPROBE_REDIRECTOR_URL")
+	for _, k := range []string{"GRIDPROBE_ISSUER_BIN", "GRIDPROBE_REF_PATH", "X509_CERT_DIR"} {
+		if tbEnv[k] == "" {
+			t.Fatalf("the testbed environment has no %s (testbed/env sets it)", k)
 		}
-	})
-	if tbErr != nil {
-		if os.Getenv("GRIDPROBE_NO_TESTBED") == "1" {
-			t.Skipf("GRIDPROBE_NO_TESTBED=1: skipping integration test, testbed unavailable: %v", tbErr)
-		}
-		t.Fatalf("testbed unavailable (run testbed/up.sh, or set GRIDPROBE_NO_TESTBED=1 to skip): %v", tbErr)
 	}
 	tb := &testbed{
 		seURL:     tbEnv["GRIDPROBE_XROOTD_URL"],
@@ -152,9 +97,6 @@ func (tb *testbed) tlsConfig(t *testing.T) *tls.Config {
 // reading it back (the token itself never enters the test's output).
 func (tb *testbed) mint(t *testing.T, args ...string) func() (string, error) {
 	t.Helper()
-	if tb.issuerBin == "" {
-		t.Skip("GRIDPROBE_ISSUER_BIN not set (testbed/env sets it): token tests need the testbed issuer")
-	}
 	file := filepath.Join(t.TempDir(), "token")
 	cmd := exec.Command(tb.issuerBin, append([]string{"mint", "--out", file}, args...)...)
 	if tb := tbEnv["GRIDPROBE_TESTBED"]; tb != "" {
@@ -411,9 +353,6 @@ func TestIntegrationFileCycle(t *testing.T) {
 
 func TestIntegrationReference(t *testing.T) {
 	tb := needTestbed(t)
-	if tb.refPath == "" {
-		t.Skip("GRIDPROBE_REF_PATH not set: no reference file in this environment")
-	}
 	s := dialSE(t, tb)
 	ctx := ctxT(t, 30*time.Second)
 	data, _, err := s.ReadFile(ctx, tb.refPath, 64<<20)
@@ -438,9 +377,6 @@ func TestIntegrationReference(t *testing.T) {
 // what that allocates with the 256 KiB ReadAt loop the probe used before.
 func TestIntegrationReferenceStreamed(t *testing.T) {
 	tb := needTestbed(t)
-	if tb.refPath == "" {
-		t.Skip("GRIDPROBE_REF_PATH not set: no reference file in this environment")
-	}
 	s := dialSE(t, tb)
 	ctx := ctxT(t, 60*time.Second)
 	f, err := s.Open(ctx, tb.refPath, xrd.OpenRead|xrd.OpenRetstat, 0)

@@ -37,11 +37,8 @@ import (
 
 	"github.com/gridprobe/gridprobe/internal/config"
 	"github.com/gridprobe/gridprobe/internal/cred"
-	"github.com/gridprobe/gridprobe/internal/engine"
-	"github.com/gridprobe/gridprobe/internal/plan"
 	"github.com/gridprobe/gridprobe/internal/round"
 	"github.com/gridprobe/gridprobe/probes/ce"
-	"github.com/gridprobe/gridprobe/probes/probe"
 	"github.com/gridprobe/gridprobe/testbed/matrix"
 )
 
@@ -106,17 +103,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail("generated config: %v", err)
 	}
-	tokens, tokErr := round.TokenSource(cfg.Credentials.Token)
-	if tokErr != nil {
-		fmt.Fprintf(stderr, "matrix: tokens: %v\n", cred.Redact(tokErr.Error()))
-	}
-	runID := engine.NewRunID()
-	sites, err := plan.Build(cfg, plan.Options{RunID: runID, Creds: probe.NewCredentials(cfg.Credentials, tokens)})
+	rd, err := round.Build(cfg, round.Options{})
 	if err != nil {
 		return fail("plan: %v", err)
 	}
+	defer rd.Close()
+	if rd.TokenErr != nil {
+		fmt.Fprintf(stderr, "matrix: tokens: %v\n", cred.Redact(rd.TokenErr.Error()))
+	}
 	start := time.Now()
-	results := (&engine.Runner{Concurrency: len(sites), RunID: runID}).Run(ctx, sites)
+	results := rd.Runner(len(rd.Sites), nil).Run(ctx, rd.Sites)
 	took := time.Since(start)
 
 	var ms []*matrix.Matrix

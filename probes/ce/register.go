@@ -1,0 +1,25 @@
+package ce
+
+import (
+	"github.com/gridprobe/gridprobe/internal/protocol"
+	"github.com/gridprobe/gridprobe/probes/registry"
+)
+
+// The service types of this package.
+const (
+	TypeARC      = "arc-ce"
+	TypeHTCondor = "htcondor-ce"
+)
+
+func init() {
+	registry.Register(registry.Protocol{
+		Spec: protocol.Spec{Type: TypeARC, Kind: "CE-ARC", Schemes: []string{"https"}, DefaultPort: "443",
+			Keys: []string{"queue"}},
+		New: NewARC,
+	})
+	registry.Register(registry.Protocol{
+		Spec: protocol.Spec{Type: TypeHTCondor, Kind: "CE-HTCondor", Schemes: []string{"condor"}, DefaultPort: "9619",
+			PortInURL: true, Keys: []string{"queue"}},
+		New: NewHTCondor,
+	})
+}

@@ -1,0 +1,18 @@
+// Package storage is gridprobe's storage rulebook: the WLCG storage checks
+// (4crt-read, 5crt-contain, 6crt-access, 7crt-write, 8crt-directory,
+// 14tkn-read, 15tkn-contain, 16tkn-access, 17tkn-write, 18tkn-directory)
+// and the scratch-area lifecycle, written once over a small transport
+// interface (Store, Transport) that each storage protocol implements
+// (probes/webdav over HTTPS, probes/xrootd over root://).
+//
+// A rule never parses protocol text: a Store's errors classify themselves
+// (Denied, NotFound, Exists, Unsupported, LoginRefused, NoAnswer), so the
+// same server condition gets the same verdict and the same words on every
+// protocol. Reproduce lines are written as abstract operations (Op) that
+// each protocol renders with its own command-line client.
+//
+// A protocol's catalogue is the rulebook's rules (minus the ones it leaves
+// out) merged with its own protocol-only checks in ETF order (Catalogue).
+// Adding a rule is one function here and one line in rules (catalogue.go);
+// it then runs on every storage protocol.
+package storage
