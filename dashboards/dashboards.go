@@ -24,6 +24,7 @@ func Dashboards() []File {
 	return []File{
 		{"grafana/gridprobe-token-readiness.json", tokenReadiness()},
 		{"grafana/gridprobe-site-history.json", siteHistory()},
+		{"grafana/gridprobe-availability.json", arDashboard()},
 	}
 }
 
@@ -69,12 +70,21 @@ func variables() Templating {
 			Refresh: 2, Multi: true, IncludeAll: true, AllValue: ".*", Sort: 1, Current: all, Options: []any{},
 		}
 	}
+	// Site groups filter through the site variable: its values are the
+	// sites of gridprobe_site_info in the chosen groups, and its "All" is
+	// the list of those sites (no allValue), so every panel's site=~"$site"
+	// carries the group filter without a group label on any check series.
+	site := qv("site", "Site", fmt.Sprintf(`label_values(%s{vo=~"$vo", tier=~"$tier", country=~"$country", federation=~"$federation"}, site)`, m.SiteInfo))
+	site.AllValue = ""
 	list := []Variable{
 		{Name: "datasource", Label: "Data source", Type: "datasource", Query: "prometheus", Refresh: 1,
 			Current: Current{Selected: false, Text: "default", Value: "default"}, Options: []any{}},
 		qv("vo", "VO", fmt.Sprintf("label_values(%s, vo)", m.CheckState)),
 		qv("protocol", "Protocol", fmt.Sprintf(`label_values(%s{vo=~"$vo"}, protocol)`, m.CheckState)),
-		qv("site", "Site", fmt.Sprintf(`label_values(%s{vo=~"$vo", protocol=~"$protocol"}, site)`, m.CheckState)),
+		qv("tier", "Tier", fmt.Sprintf(`label_values(%s{vo=~"$vo"}, tier)`, m.SiteInfo)),
+		qv("country", "Country", fmt.Sprintf(`label_values(%s{vo=~"$vo", tier=~"$tier"}, country)`, m.SiteInfo)),
+		qv("federation", "Federation", fmt.Sprintf(`label_values(%s{vo=~"$vo", tier=~"$tier", country=~"$country"}, federation)`, m.SiteInfo)),
+		site,
 	}
 	return Templating{List: list}
 }
@@ -174,11 +184,24 @@ func tokenReadiness() *Dashboard {
 			Options: map[string]any{"legend": map[string]any{"displayMode": "table", "placement": "right", "calcs": []string{"lastNotNull", "min"}},
 				"tooltip": map[string]any{"mode": "multi", "sort": "desc"}},
 		},
-		row("Sites × checks", 18),
+		{
+			Type: "bargauge", Title: "Sites ready per tier",
+			Description: "Share of sites ready per tier, protocol and credential: the readiness joined with " + m.SiteInfo +
+				" (one series per site carrying its groups), so the per-check series need no group label.",
+			GridPos: GridPos{H: 8, W: 24, X: 0, Y: 18},
+			Targets: []Target{{RefID: "A", Datasource: ds, Instant: true, Format: "time_series", LegendFormat: "Tier-{{tier}} {{protocol}} {{credential}}",
+				Expr: fmt.Sprintf(`100 * avg by (tier, protocol, credential) (%s{%s} * on (site, vo) group_left (tier) max by (site, vo, tier) (%s))`,
+					RecSiteReady, sel, m.SiteInfo)}},
+			FieldConfig: FieldConfig{Defaults: FieldDefaults{Unit: "percent", Min: f64(0), Max: f64(100), Decimals: intp(0), Thresholds: percentThresholds(),
+				Color: map[string]any{"mode": "thresholds"}}},
+			Options: map[string]any{"orientation": "horizontal", "displayMode": "gradient", "showUnfilled": true,
+				"reduceOptions": map[string]any{"calcs": []string{"lastNotNull"}, "fields": "", "values": false}},
+		},
+		row("Sites × checks", 26),
 		{
 			Type: "table", Title: "Site × check state",
 			Description: "Latest state of every check (rows: site and service; columns: check). 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.",
-			GridPos:     GridPos{H: 12, W: 24, X: 0, Y: 19},
+			GridPos:     GridPos{H: 12, W: 24, X: 0, Y: 27},
 			Targets: []Target{instantTable("A", fmt.Sprintf(`label_join(max by (site, service, protocol, check) (%s{%s}), "endpoint", " ", "site", "service")`,
 				m.CheckState, sel))},
 			Transformations: []Transformation{{ID: "groupingToMatrix", Options: map[string]any{
@@ -191,7 +214,7 @@ func tokenReadiness() *Dashboard {
 		{
 			Type: "table", Title: "Time in state (failing checks first)",
 			Description: "How long each check has been in its current state (" + m.CheckLastChange + ").",
-			GridPos:     GridPos{H: 10, W: 24, X: 0, Y: 31},
+			GridPos:     GridPos{H: 10, W: 24, X: 0, Y: 39},
 			Targets: []Target{
 				instantTable("A", fmt.Sprintf(`time() - max by (site, service, protocol, check, credential) (%s{%s})`, m.CheckLastChange, sel)),
 				instantTable("B", fmt.Sprintf(`max by (site, service, protocol, check, credential) (%s{%s})`, m.CheckState, sel)),

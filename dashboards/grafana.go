@@ -98,6 +98,7 @@ type Panel struct {
 	FieldConfig     FieldConfig      `json:"fieldConfig"`
 	Options         map[string]any   `json:"options"`
 	Transformations []Transformation `json:"transformations,omitempty"`
+	Interval        string           `json:"interval,omitempty"` // minimum query step, e.g. 1d
 	Collapsed       *bool            `json:"collapsed,omitempty"`
 	Panels          []Panel          `json:"panels,omitempty"`
 }

@@ -34,7 +34,9 @@ func TestQueriesAgainstRealPrometheus(t *testing.T) {
 	if err != nil {
 		t.Fatalf("prometheus not found (Debian package prometheus): %v", err)
 	}
-	s := servetest.Start(t, serve.Options{})
+	pub := testPublisher(t) // serve publishes its rounds to the testbed broker (publishing alert)
+	s := servetest.Start(t, serve.Options{Publish: pub.Publish})
+	s.Registry().MustRegister(pub.Collectors()...)
 	s.WaitRounds(t, 3*time.Minute)
 	probeHost := strings.TrimPrefix(s.URL, "http://")
 

@@ -50,7 +50,7 @@ const RulesPath = "prometheus/gridprobe.rules.yml"
 
 // Rules returns gridprobe's recording and alerting rules.
 func Rules() RuleFile {
-	return RuleFile{Groups: []RuleGroup{
+	return RuleFile{Groups: append([]RuleGroup{
 		{Name: "gridprobe.recording", Rules: []Rule{
 			{Record: RecSiteReady, Expr: siteReadyExpr},
 			{Record: RecReadiness, Expr: fmt.Sprintf(`avg by (protocol, vo, credential) (%s)`, RecSiteReady)},
@@ -124,7 +124,7 @@ func Rules() RuleFile {
 				},
 			},
 		}},
-	}}
+	}, append(arGroups(), publishGroups()...)...)}
 }
 
 // RulesYAML renders the rule file.

@@ -6,6 +6,7 @@
 #   * the XRootD storage element     root(s)://localhost:11094 + https://localhost:18443 (XrdHttp/WebDAV)
 #     with its cmsd (server role) subscribed to
 #   * the federation redirector      root://localhost:11095 (xrootd manager) + cmsd manager on 11213
+#   then testbed/ce/up.sh (ARC-CE, HTCondor-CE) and testbed/broker/up.sh (RabbitMQ STOMP stomp(s)://localhost:61613/61614)
 # State (CA, credentials, data, logs, PID files) lives in ${GRIDPROBE_TESTBED:-/tmp/gridprobe-testbed}.
 # Credentials are generated once and reused; regenerated only when missing or expiring within a day.
 # A second run finds everything up and returns at once. `testbed/env` prints the client environment.
@@ -425,6 +426,7 @@ done
 if [ "$all_up" = 1 ] && [ "$CHANGED" = 0 ]; then
 	say "already up ($TB); checked in $(elapsed)"
 	"$HERE/ce/up.sh" 9>&-   # the compute elements (ARC A-REX, HTCondor-CE); idempotent; 9>&-: its daemons must not hold our lock
+	"$HERE/broker/up.sh" 9>&-   # the STOMP broker (RabbitMQ); idempotent
 	exit 0
 fi
 if [ "$all_up" = 1 ]; then
@@ -518,3 +520,5 @@ say "state in $TB; client environment: eval \"\$($HERE/env)\""
 
 # The compute elements (ARC A-REX, HTCondor-CE from a trixie chroot) need the CA and the issuer above.
 "$HERE/ce/up.sh" 9>&-   # its daemons must not inherit the up.sh lock
+# The STOMP broker (RabbitMQ) the publisher's tests send results to; it needs only the CA above.
+"$HERE/broker/up.sh" 9>&-

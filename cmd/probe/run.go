@@ -9,7 +9,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/gridprobe/gridprobe/internal/config"
 	"github.com/gridprobe/gridprobe/internal/cred"
 	"github.com/gridprobe/gridprobe/internal/engine"
 	"github.com/gridprobe/gridprobe/internal/protocol"
@@ -32,6 +31,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	concurrency := fs.Int("concurrency", 0, "sites at once (default: defaults.concurrency from sites.yaml)")
 	progress := fs.String("progress", "auto", "progress on stderr: auto (when stderr is a terminal), on, off")
 	state := fs.String("state", "", "keep the last states in this file, so Age is the time in state (runs may share it)")
+	publishFlag := fs.Bool("publish", false, "also send every result to the broker of sites.yaml's publish: section (ETF/SAM messages over STOMP)")
 	if stop, code := parseFlags(fs, args); stop {
 		return code
 	}
@@ -42,7 +42,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 3
 	}
 
-	cfg, err := config.Load(*cfgPath)
+	cfg, err := loadConfig(ctx, *cfgPath, stderr) // with sites_from: the feed's sites too
 	if err != nil {
 		fmt.Fprintf(stderr, "probe run: %v\n", err)
 		return 3
@@ -57,6 +57,11 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "probe run: tokens: %v\n", cred.Redact(rd.TokenErr.Error()))
 	}
 	engineSites := rd.Sites
+	pub, err := runPublisher(cfg, *publishFlag, *debug, stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "probe run: %v\n", err)
+		return 3
+	}
 	runner := rd.Runner(cfg.Defaults.Concurrency, nil)
 	if *concurrency > 0 {
 		runner.Concurrency = *concurrency
@@ -71,6 +76,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		defer p.finish()
 	}
 	results := runRound(ctx, runner, cfg, engineSites, *state, stderr)
+	defer publishResults(pub, cfg, results, stderr)
 	return printResults(stdout, results, *format, *reproduce, ctx.Err() != nil)
 }
 

@@ -27,6 +27,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	offset := fs.Duration("timeout-offset", 500*time.Millisecond, "subtracted from Prometheus' scrape timeout for /probe runs")
 	spread := fs.Duration("initial-spread", time.Minute, "first rounds after start or reload are spread over this (then: every interval, on the service's slot)")
 	debug := fs.Bool("debug", false, "log every check's debug lines (credentials are never logged)")
+	downtimes := fs.String("downtimes", "", "GOCDB downtime XML (get_downtime export): exports gridprobe_service_scheduled_downtime for the A/R rules")
 	if stop, code := parseFlags(fs, args); stop {
 		return code
 	}
@@ -40,7 +41,12 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		level = slog.LevelDebug
 	}
 	lg := serve.NewLogger(stderr, level)
-	srv, err := serve.New(serve.Options{
+	pub, publishFn, err := servePublisher(*cfgPath, lg)
+	if err != nil {
+		fmt.Fprintf(stderr, "probe serve: %v\n", err)
+		return 3
+	}
+	srv, err := serve.New(serve.Options{Publish: publishFn,
 		ConfigPath: *cfgPath, Shard: shard, Concurrency: *concurrency, TimeoutOffset: *offset,
 		InitialSpread: *spread, Log: lg,
 		TokenSource: round.TokenSource,
@@ -49,6 +55,12 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintf(stderr, "probe serve: %v\n", err)
 		return 3
 	}
+	closeExtras, err := serveExtras(srv, pub, *downtimes, lg)
+	if err != nil {
+		fmt.Fprintf(stderr, "probe serve: %v\n", err)
+		return 3
+	}
+	defer closeExtras()
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {
 		fmt.Fprintf(stderr, "probe serve: %v\n", err)

@@ -6,6 +6,7 @@ var (
 	ParseWith     = parse
 	ParseDuration = parseDuration
 	ExpandEnv     = expandEnv
+	ParseSize     = parseSize
 )
 
 // CurrentCatalogue is the catalogue hook Parse uses now.

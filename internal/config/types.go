@@ -33,6 +33,14 @@ type Config struct {
 	Defaults    Defaults    `yaml:"defaults"`
 	Credentials Credentials `yaml:"credentials"`
 	Sites       []Site      `yaml:"sites"`
+	Publish     Publish     `yaml:"publish,omitempty"` // results over STOMP (publish.go)
+	// SitesFrom: sites from a VO feed or CRIC besides the written ones
+	// (nil: none). internal/vofeed adds them.
+	SitesFrom *SitesFrom `yaml:"sites_from,omitempty"`
+	// Templates are defaults.templates by service type (templates.go).
+	// Parse has applied them to every service, so they are not part of
+	// the effective config (Redacted).
+	Templates map[string]*Template `yaml:"-" json:"-"`
 }
 
 // Defaults apply to every site and service unless overridden.
@@ -95,8 +103,9 @@ type Token struct {
 // Site is one grid site.
 type Site struct {
 	Name     string        `yaml:"name"`
-	VO       string        `yaml:"vo"`     // inherits Config.VO
-	Budget   time.Duration `yaml:"budget"` // inherits Defaults.Budget; ≥ every service's Timeout
+	VO       string        `yaml:"vo"`               // inherits Config.VO
+	Budget   time.Duration `yaml:"budget"`           // inherits Defaults.Budget; ≥ every service's Timeout
+	Groups   Groups        `yaml:"groups,omitempty"` // tier and country default from the name
 	Services []Service     `yaml:"services"`
 	Line     int           `yaml:"-"` // where the site starts in the file
 }
@@ -167,7 +176,15 @@ type Service struct {
 	// Config.Summary merges it with defaults.summary.
 	Summary *SummaryPolicy `yaml:"summary,omitempty"`
 
+	// Path is the storage path a feed gives the service (se_resource),
+	// filled into the templates' $(path).
+	Path string `yaml:"path,omitempty"`
+
 	Line int `yaml:"-"` // where the service starts in the file
+	// From says where each key's value comes from: "file:line:col" of the
+	// service's own key, or of the template (with " (defaults.templates.T)").
+	// Keys absent here have their default.
+	From map[string]string `yaml:"-" json:"-"`
 }
 
 // IsStorage reports whether the service is a storage element rather than a

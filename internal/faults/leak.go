@@ -310,6 +310,9 @@ credentials:
 	if err := h.serveSurfaces(ctx, lp, bin, write("sites-serve.yaml", cfgs[0].yaml), clean); err != nil {
 		lp.Problems = append(lp.Problems, err.Error())
 	}
+	if err := h.publishSurfaces(ctx, lp, bin, cfgs[0].yaml, clean, dir); err != nil { // leak_publish.go
+		lp.Problems = append(lp.Problems, err.Error())
+	}
 	lp.Scan()
 	return lp, nil
 }

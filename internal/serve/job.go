@@ -191,6 +191,9 @@ func (s *Server) execute(ctx context.Context, cancel context.CancelFunc, j *job,
 	if j.scheduled {
 		s.rounds.Finished(j.round, r.trigger, end, took, r.sel.full())
 	}
+	if s.opts.Publish != nil && r.trigger == TriggerSchedule {
+		s.opts.Publish(results)
+	}
 	close(r.done)
 }
 
