@@ -8,6 +8,7 @@ QUIET=0; [ "${1:-}" = --quiet ] && QUIET=1
 say() { [ "$QUIET" = 1 ] || printf 'testbed: %s\n' "$*"; }
 "$(dirname "${BASH_SOURCE[0]}")/ce/down.sh" --quiet || true
 "$(dirname "${BASH_SOURCE[0]}")/broker/down.sh" --quiet || true
+"$(dirname "${BASH_SOURCE[0]}")/partner/down.sh" --quiet || true
 
 # pidfile:expected-program
 ENTRIES="$TB/run/se/xrootd.pid:xrootd $TB/run/se/cmsd.pid:cmsd $TB/run/rdr/xrootd.pid:xrootd $TB/run/rdr/cmsd.pid:cmsd $TB/run/issuer.pid:gridprobe-issuer"

@@ -75,7 +75,8 @@ func loadEnv() (env, error) {
 		}
 		e[k] = v // testbed/env quotes with %q only when needed; our values have no spaces
 	}
-	for _, k := range []string{"GRIDPROBE_WEBDAV_URL", "GRIDPROBE_XROOTD_URL", "GRIDPROBE_REDIRECTOR_URL", "GRIDPROBE_ISSUER"} {
+	for _, k := range []string{"GRIDPROBE_WEBDAV_URL", "GRIDPROBE_XROOTD_URL", "GRIDPROBE_REDIRECTOR_URL", "GRIDPROBE_ISSUER",
+		"GRIDPROBE_PARTNER_WEBDAV_URL", "GRIDPROBE_PARTNER_XROOTD_URL"} {
 		u, err := url.Parse(e[k])
 		if err != nil || u.Host == "" {
 			return nil, fmt.Errorf("%s=%q: not a URL", k, e[k])

@@ -6,6 +6,7 @@
 #   * the XRootD storage element     root(s)://localhost:11094 + https://localhost:18443 (XrdHttp/WebDAV)
 #     with its cmsd (server role) subscribed to
 #   * the federation redirector      root://localhost:11095 (xrootd manager) + cmsd manager on 11213
+#   * the TPC partner SE             root(s)://localhost:11194 + https://localhost:18543 (testbed/partner/up.sh)
 #   then testbed/ce/up.sh (ARC-CE, HTCondor-CE) and testbed/broker/up.sh (RabbitMQ STOMP stomp(s)://localhost:61613/61614)
 # State (CA, credentials, data, logs, PID files) lives in ${GRIDPROBE_TESTBED:-/tmp/gridprobe-testbed}.
 # Credentials are generated once and reused; regenerated only when missing or expiring within a day.
@@ -338,7 +339,7 @@ xrootd.tls capable all
 
 xrootd.seclib libXrdSec.so
 sec.protocol ztn
-sec.protocol gsi -certdir:${TB}/certificates -cert:${TB}/host/hostcert.pem -key:${TB}/host/hostkey.pem -crldir:${TB}/certificates -crl:1 -vomsfun:libXrdVoms.so -vomsat:extract
+sec.protocol gsi -certdir:${TB}/certificates -cert:${TB}/host/hostcert.pem -key:${TB}/host/hostkey.pem -crldir:${TB}/certificates -crl:1 -vomsfun:libXrdVoms.so -vomsat:extract -dlgpxy:request -exppxy:=creds
 sec.trace authentication
 
 ofs.authorize 1
@@ -353,6 +354,15 @@ http.secxtractor libXrdVoms.so
 http.exthandler xrdmacaroons libXrdMacaroons.so
 macaroons.secretkey ${TB}/etc/macaroon-secret
 macaroons.trace all
+
+# Third-party copy with the partner SE (testbed/partner/up.sh). HTTP-TPC: pull = COPY + Source,
+# push = COPY + Destination; TransferHeaderAuthorization is forwarded to the passive side.
+http.exthandler xrdtpc libXrdHttpTPC.so
+tpc.trace all
+# root:// TPC: the destination runs xrdcp --server with the client's delegated credential, a GSI proxy
+# (gsi -dlgpxy:request -exppxy:=creds above) or the ztn login token (as BEARER_TOKEN_FILE); see
+# testbed/partner/NOTES.md for what works with which client.
+ofs.tpc logok echo autorm fcreds ?gsi =X509_USER_PROXY fcreds ?ztn =BEARER_TOKEN_FILE pgm /usr/bin/xrdcp --server
 EOF
 
 put_cfg "$TB/etc/se-cmsd.cfg" <<EOF
@@ -425,6 +435,7 @@ for s in $SERVICES; do
 done
 if [ "$all_up" = 1 ] && [ "$CHANGED" = 0 ]; then
 	say "already up ($TB); checked in $(elapsed)"
+	"$HERE/partner/up.sh" 9>&-   # the TPC partner SE; idempotent
 	"$HERE/ce/up.sh" 9>&-   # the compute elements (ARC A-REX, HTCondor-CE); idempotent; 9>&-: its daemons must not hold our lock
 	"$HERE/broker/up.sh" 9>&-   # the STOMP broker (RabbitMQ); idempotent
 	exit 0
@@ -517,6 +528,9 @@ done
 
 say "up in $(elapsed): issuer ${ISSUER_URL}, SE roots://localhost:${SE_ROOT_PORT} + https://localhost:${SE_HTTP_PORT}, redirector root://localhost:${RDR_PORT} (cmsd ${RDR_CMS_PORT})"
 say "state in $TB; client environment: eval \"\$($HERE/env)\""
+
+# The third-party-copy partner SE (its own host cert from the CA above, the same issuer).
+"$HERE/partner/up.sh" 9>&-
 
 # The compute elements (ARC A-REX, HTCondor-CE from a trixie chroot) need the CA and the issuer above.
 "$HERE/ce/up.sh" 9>&-   # its daemons must not inherit the up.sh lock
