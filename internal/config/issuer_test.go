@@ -70,7 +70,7 @@ func TestRefreshTokenAndIssuerErrors(t *testing.T) {
 		{"issuer over http", "vo: v\nsites:\n  - name: S\n    services:\n      - type: issuer\n        url: http://iam\n",
 			`sites.yaml:6:14: url "http://iam": scheme must be https for type issuer`},
 		{"queue on issuer", "vo: v\nsites:\n  - name: S\n    services:\n      - type: issuer\n        url: https://iam\n        queue: q\n",
-			"sites.yaml:7:9: queue: not for type issuer"},
+			"sites.yaml:7:9: queue: only for type arc-ce, htcondor-ce, not issuer"},
 	}
 	for _, tt := range tests {
 		_, err := ParseWith("sites.yaml", []byte(tt.in), testEnv)
