@@ -70,12 +70,21 @@ func variables() Templating {
 			Refresh: 2, Multi: true, IncludeAll: true, AllValue: ".*", Sort: 1, Current: all, Options: []any{},
 		}
 	}
+	// Site groups filter through the site variable: its values are the
+	// sites of gridprobe_site_info in the chosen groups, and its "All" is
+	// the list of those sites (no allValue), so every panel's site=~"$site"
+	// carries the group filter without a group label on any check series.
+	site := qv("site", "Site", fmt.Sprintf(`label_values(%s{vo=~"$vo", tier=~"$tier", country=~"$country", federation=~"$federation"}, site)`, m.SiteInfo))
+	site.AllValue = ""
 	list := []Variable{
 		{Name: "datasource", Label: "Data source", Type: "datasource", Query: "prometheus", Refresh: 1,
 			Current: Current{Selected: false, Text: "default", Value: "default"}, Options: []any{}},
 		qv("vo", "VO", fmt.Sprintf("label_values(%s, vo)", m.CheckState)),
 		qv("protocol", "Protocol", fmt.Sprintf(`label_values(%s{vo=~"$vo"}, protocol)`, m.CheckState)),
-		qv("site", "Site", fmt.Sprintf(`label_values(%s{vo=~"$vo", protocol=~"$protocol"}, site)`, m.CheckState)),
+		qv("tier", "Tier", fmt.Sprintf(`label_values(%s{vo=~"$vo"}, tier)`, m.SiteInfo)),
+		qv("country", "Country", fmt.Sprintf(`label_values(%s{vo=~"$vo", tier=~"$tier"}, country)`, m.SiteInfo)),
+		qv("federation", "Federation", fmt.Sprintf(`label_values(%s{vo=~"$vo", tier=~"$tier", country=~"$country"}, federation)`, m.SiteInfo)),
+		site,
 	}
 	return Templating{List: list}
 }
@@ -116,8 +125,14 @@ func row(title string, y int) Panel {
 // the same thing for alerting and long ranges).
 var (
 	// siteReady: 1 if every check of the credential passed at the site for
-	// the protocol (all its endpoints of that protocol).
-	siteReadyExpr = fmt.Sprintf(`min by (site, protocol, vo, credential) (%s{credential=~"x509|token", check!="99summary"})`, m.CheckSuccess)
+	// the protocol (all its endpoints of that protocol). Checks failing for
+	// a central service (the token issuer) or the probe itself say nothing
+	// about the site and are left out; so are the issuers' own rows.
+	siteReadyExpr = fmt.Sprintf(`min by (site, protocol, vo, credential) (%s{credential=~"x509|token", check!="99summary", protocol!="issuer"} unless on (%s) (%s >= %d))`,
+		m.CheckSuccess, checkLabels, m.CheckParty, m.PartyCentral)
+	checkLabels = "site, service, protocol, check, credential, vo"
+	// issuerSel selects the issuer services of the chosen VOs.
+	issuerSel = `protocol="issuer", vo=~"$vo"`
 )
 
 func tokenReadiness() *Dashboard {
@@ -126,8 +141,8 @@ func tokenReadiness() *Dashboard {
 		row("Token readiness", 0),
 		{
 			Type: "bargauge", Title: "Sites ready per protocol: proxy (x509) vs token",
-			Description: "Share of sites where every check of the credential passes for the protocol (all endpoints of that protocol at the site). x509 = the proxy (crt) checks, token = the WLCG JWT (tkn) checks.",
-			GridPos:     GridPos{H: 8, W: 12, X: 0, Y: 1},
+			Description: "Share of sites where every check of the credential passes for the protocol (all endpoints of that protocol at the site). x509 = the proxy (crt) checks, token = the WLCG JWT (tkn) checks. Checks failing because of the token issuer or the probe itself are left out.",
+			GridPos:     GridPos{H: 8, W: 10, X: 0, Y: 1},
 			Targets:     []Target{{RefID: "A", Datasource: ds, Expr: ready, LegendFormat: "{{protocol}} {{credential}}", Instant: true, Format: "time_series"}},
 			FieldConfig: FieldConfig{Defaults: FieldDefaults{Unit: "percent", Min: f64(0), Max: f64(100), Decimals: intp(0), Thresholds: percentThresholds(),
 				Color: map[string]any{"mode": "thresholds"}}},
@@ -137,7 +152,7 @@ func tokenReadiness() *Dashboard {
 		{
 			Type: "stat", Title: "Sites with every token check OK",
 			Description: "Sites whose token checks all pass, over sites with token checks, for the selected protocols.",
-			GridPos:     GridPos{H: 8, W: 6, X: 12, Y: 1},
+			GridPos:     GridPos{H: 8, W: 5, X: 10, Y: 1},
 			Targets: []Target{{RefID: "A", Datasource: ds, Instant: true, Format: "time_series", LegendFormat: "ready",
 				Expr: fmt.Sprintf(`count(min by (site) (%[1]s{credential="token", %[2]s}) == 1) or vector(0)`, RecSiteReady, sel)},
 				{RefID: "B", Datasource: ds, Instant: true, Format: "time_series", LegendFormat: "with token checks",
@@ -147,16 +162,18 @@ func tokenReadiness() *Dashboard {
 				"reduceOptions": map[string]any{"calcs": []string{"lastNotNull"}, "fields": "", "values": false}},
 		},
 		{
-			Type: "stat", Title: "Failing token checks",
-			Description: "Token checks (not summaries) currently not OK/WARNING.",
-			GridPos:     GridPos{H: 8, W: 6, X: 18, Y: 1},
+			Type: "stat", Title: "Failing token checks (the sites')",
+			Description: "Token checks (not summaries) currently not OK/WARNING for the site's own fault; those failing because of the token issuer are counted beside it.",
+			GridPos:     GridPos{H: 8, W: 4, X: 15, Y: 1},
 			Targets: []Target{{RefID: "A", Datasource: ds, Instant: true, Format: "time_series", LegendFormat: "failing",
-				Expr: fmt.Sprintf(`count(%s{credential="token", check!="99summary", %s} == 0) or vector(0)`, m.CheckSuccess, sel)}},
+				Expr: fmt.Sprintf(`count((%s{credential="token", check!="99summary", %s} == 0) and on (%s) (%s == %d)) or vector(0)`,
+					m.CheckSuccess, sel, checkLabels, m.CheckParty, m.PartySite)}},
 			FieldConfig: FieldConfig{Defaults: FieldDefaults{Unit: "none", Decimals: intp(0), Color: map[string]any{"mode": "thresholds"},
 				Thresholds: &Thresholds{Mode: "absolute", Steps: []Step{{Color: "green"}, {Color: "red", Value: f64(1)}}}}},
 			Options: map[string]any{"colorMode": "background", "graphMode": "none", "textMode": "value",
 				"reduceOptions": map[string]any{"calcs": []string{"lastNotNull"}, "fields": "", "values": false}},
 		},
+		issuerStat(),
 		{
 			Type: "timeseries", Title: "Readiness over time",
 			Description: "Share of sites ready per protocol and credential (the recording rule " + RecSiteReady + ").",
@@ -167,11 +184,24 @@ func tokenReadiness() *Dashboard {
 			Options: map[string]any{"legend": map[string]any{"displayMode": "table", "placement": "right", "calcs": []string{"lastNotNull", "min"}},
 				"tooltip": map[string]any{"mode": "multi", "sort": "desc"}},
 		},
-		row("Sites × checks", 18),
+		{
+			Type: "bargauge", Title: "Sites ready per tier",
+			Description: "Share of sites ready per tier, protocol and credential: the readiness joined with " + m.SiteInfo +
+				" (one series per site carrying its groups), so the per-check series need no group label.",
+			GridPos: GridPos{H: 8, W: 24, X: 0, Y: 18},
+			Targets: []Target{{RefID: "A", Datasource: ds, Instant: true, Format: "time_series", LegendFormat: "Tier-{{tier}} {{protocol}} {{credential}}",
+				Expr: fmt.Sprintf(`100 * avg by (tier, protocol, credential) (%s{%s} * on (site, vo) group_left (tier) max by (site, vo, tier) (%s))`,
+					RecSiteReady, sel, m.SiteInfo)}},
+			FieldConfig: FieldConfig{Defaults: FieldDefaults{Unit: "percent", Min: f64(0), Max: f64(100), Decimals: intp(0), Thresholds: percentThresholds(),
+				Color: map[string]any{"mode": "thresholds"}}},
+			Options: map[string]any{"orientation": "horizontal", "displayMode": "gradient", "showUnfilled": true,
+				"reduceOptions": map[string]any{"calcs": []string{"lastNotNull"}, "fields": "", "values": false}},
+		},
+		row("Sites × checks", 26),
 		{
 			Type: "table", Title: "Site × check state",
 			Description: "Latest state of every check (rows: site and service; columns: check). 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.",
-			GridPos:     GridPos{H: 12, W: 24, X: 0, Y: 19},
+			GridPos:     GridPos{H: 12, W: 24, X: 0, Y: 27},
 			Targets: []Target{instantTable("A", fmt.Sprintf(`label_join(max by (site, service, protocol, check) (%s{%s}), "endpoint", " ", "site", "service")`,
 				m.CheckState, sel))},
 			Transformations: []Transformation{{ID: "groupingToMatrix", Options: map[string]any{
@@ -184,7 +214,7 @@ func tokenReadiness() *Dashboard {
 		{
 			Type: "table", Title: "Time in state (failing checks first)",
 			Description: "How long each check has been in its current state (" + m.CheckLastChange + ").",
-			GridPos:     GridPos{H: 10, W: 24, X: 0, Y: 31},
+			GridPos:     GridPos{H: 10, W: 24, X: 0, Y: 39},
 			Targets: []Target{
 				instantTable("A", fmt.Sprintf(`time() - max by (site, service, protocol, check, credential) (%s{%s})`, m.CheckLastChange, sel)),
 				instantTable("B", fmt.Sprintf(`max by (site, service, protocol, check, credential) (%s{%s})`, m.CheckState, sel)),
@@ -208,7 +238,8 @@ func tokenReadiness() *Dashboard {
 			Options: map[string]any{"showHeader": true, "cellHeight": "sm"},
 		},
 	}
-	panels = append(panels, wnPanels(41)...)
+	panels = append(panels, issuerPanels(41)...)
+	panels = append(panels, wnPanels(50)...) // below the issuer row (41 + 1 + 8)
 	return base("gridprobe-token-readiness", "gridprobe · token readiness",
 		"WLCG token readiness of storage and compute endpoints, and of the CEs' worker nodes, from gridprobe's ETF-style checks.", panels)
 }

@@ -86,7 +86,7 @@ func TestDashboardShape(t *testing.T) {
 		for _, v := range f.Dash.Templating.List {
 			names[v.Name] = true
 		}
-		for _, want := range []string{"datasource", "vo", "site", "protocol"} {
+		for _, want := range []string{"datasource", "vo", "site", "protocol", "tier", "country", "federation"} {
 			if !names[want] {
 				t.Errorf("%s lacks variable %s", f.Path, want)
 			}

@@ -6,6 +6,7 @@
 #   * the XRootD storage element     root(s)://localhost:11094 + https://localhost:18443 (XrdHttp/WebDAV)
 #     with its cmsd (server role) subscribed to
 #   * the federation redirector      root://localhost:11095 (xrootd manager) + cmsd manager on 11213
+#   * the TPC partner SE             root(s)://localhost:11194 + https://localhost:18543 (testbed/partner/up.sh)
 #   then testbed/ce/up.sh (ARC-CE, HTCondor-CE) and testbed/broker/up.sh (RabbitMQ STOMP stomp(s)://localhost:61613/61614)
 # State (CA, credentials, data, logs, PID files) lives in ${GRIDPROBE_TESTBED:-/tmp/gridprobe-testbed}.
 # Credentials are generated once and reused; regenerated only when missing or expiring within a day.
@@ -338,7 +339,7 @@ xrootd.tls capable all
 
 xrootd.seclib libXrdSec.so
 sec.protocol ztn
-sec.protocol gsi -certdir:${TB}/certificates -cert:${TB}/host/hostcert.pem -key:${TB}/host/hostkey.pem -crldir:${TB}/certificates -crl:1 -vomsfun:libXrdVoms.so -vomsat:extract
+sec.protocol gsi -certdir:${TB}/certificates -cert:${TB}/host/hostcert.pem -key:${TB}/host/hostkey.pem -crldir:${TB}/certificates -crl:1 -vomsfun:libXrdVoms.so -vomsat:extract -dlgpxy:request -exppxy:=creds
 sec.trace authentication
 
 ofs.authorize 1
@@ -353,6 +354,15 @@ http.secxtractor libXrdVoms.so
 http.exthandler xrdmacaroons libXrdMacaroons.so
 macaroons.secretkey ${TB}/etc/macaroon-secret
 macaroons.trace all
+
+# Third-party copy with the partner SE (testbed/partner/up.sh). HTTP-TPC: pull = COPY + Source,
+# push = COPY + Destination; TransferHeaderAuthorization is forwarded to the passive side.
+http.exthandler xrdtpc libXrdHttpTPC.so
+tpc.trace all
+# root:// TPC: the destination runs xrdcp --server with the client's delegated credential, a GSI proxy
+# (gsi -dlgpxy:request -exppxy:=creds above) or the ztn login token (as BEARER_TOKEN_FILE); see
+# testbed/partner/NOTES.md for what works with which client.
+ofs.tpc logok echo autorm fcreds ?gsi =X509_USER_PROXY fcreds ?ztn =BEARER_TOKEN_FILE pgm /usr/bin/xrdcp --server
 EOF
 
 put_cfg "$TB/etc/se-cmsd.cfg" <<EOF
@@ -423,8 +433,17 @@ for s in $SERVICES; do
 	alive "$s" || { all_up=0; break; }
 	for p in $(port_of "$s"); do listening "$p" || all_up=0; done
 done
+# The SE's watcher (lib/se-watch.sh) brings a crashed SE back; one per testbed.
+start_watch() {
+	local pid; pid=$(cat "$TB/run/se-watch.pid" 2>/dev/null || true)
+	if [ -n "$pid" ] && tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q se-watch.sh; then return 0; fi
+	setsid "$HERE/lib/se-watch.sh" "$TB" "$XRD_USER" </dev/null >/dev/null 2>&1 9>&- &
+	echo $! >"$TB/run/se-watch.pid"
+}
 if [ "$all_up" = 1 ] && [ "$CHANGED" = 0 ]; then
 	say "already up ($TB); checked in $(elapsed)"
+	start_watch
+	"$HERE/partner/up.sh" 9>&-   # the TPC partner SE; idempotent
 	"$HERE/ce/up.sh" 9>&-   # the compute elements (ARC A-REX, HTCondor-CE); idempotent; 9>&-: its daemons must not hold our lock
 	"$HERE/broker/up.sh" 9>&-   # the STOMP broker (RabbitMQ); idempotent
 	exit 0
@@ -476,11 +495,7 @@ start_xrd() { # prog instance cfg log pidfile (the log lands in <dir of log>/<in
 start_xrd cmsd rdr "$TB/etc/rdr.cfg" "$TB/log/cmsd.log" "$TB/run/rdr/cmsd.pid"
 start_xrd xrootd rdr "$TB/etc/rdr.cfg" "$TB/log/xrootd.log" "$TB/run/rdr/xrootd.pid"
 start_xrd cmsd se "$TB/etc/se-cmsd.cfg" "$TB/log/cmsd.log" "$TB/run/se/cmsd.pid"
-# The SE runs in a private mount namespace where the system CA bundle is replaced by system CAs +
-# the test CA, so scitokens-cpp can fetch the issuer's JWKS over https. Nothing changes outside it.
-(cd "$TB/run" && setsid unshare -m -- sh -c 'mount --bind "$1" /etc/ssl/certs/ca-certificates.crt && shift && exec "$@"' _ \
-	"$TB/etc/ca-bundle.pem" "${XRD_ENV[@]}" xrootd -I v4 -b -R "$XRD_USER" -n se -c "$TB/etc/se.cfg" \
-	-l "$TB/log/xrootd.log" -s "$TB/run/se/xrootd.pid" </dev/null >/dev/null 2>&1 9>&-)
+"$HERE/lib/se-start.sh" "$TB" "$XRD_USER" 9>&-   # in a private mount namespace: see there
 
 wait_port issuer $ISSUER_PORT 10
 wait_port rdr-cmsd $RDR_CMS_PORT 10
@@ -515,8 +530,12 @@ for s in $SERVICES; do
 	fi
 done
 
+start_watch
 say "up in $(elapsed): issuer ${ISSUER_URL}, SE roots://localhost:${SE_ROOT_PORT} + https://localhost:${SE_HTTP_PORT}, redirector root://localhost:${RDR_PORT} (cmsd ${RDR_CMS_PORT})"
 say "state in $TB; client environment: eval \"\$($HERE/env)\""
+
+# The third-party-copy partner SE (its own host cert from the CA above, the same issuer).
+"$HERE/partner/up.sh" 9>&-
 
 # The compute elements (ARC A-REX, HTCondor-CE from a trixie chroot) need the CA and the issuer above.
 "$HERE/ce/up.sh" 9>&-   # its daemons must not inherit the up.sh lock

@@ -28,6 +28,7 @@ commands:
   run       run checks and print results (exit code = worst Nagios state)
   validate  check a sites.yaml and exit 0 (valid) or 1
   list      print the check catalogue and the configured sites and services
+  import    write a sites.yaml from the experiment's VO feed and/or CRIC
   cleanup   list (and with --older-than remove) scratch dirs left by crashed runs
   serve     run scheduled rounds; serve /metrics, /probe and the status page
   wn        inside a CE test job: check the worker node with the job's credentials (JSON lines)
@@ -58,6 +59,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return cmdValidate(rest, stdout, stderr)
 	case "list":
 		return cmdList(rest, stdout, stderr)
+	case "import":
+		ctx, stop := interruptContext(stderr)
+		defer stop()
+		return cmdImport(ctx, rest, stdout, stderr)
 	case "serve":
 		ctx, stop := interruptContext(stderr)
 		defer stop()

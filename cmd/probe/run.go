@@ -9,7 +9,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/gridprobe/gridprobe/internal/config"
 	"github.com/gridprobe/gridprobe/internal/cred"
 	"github.com/gridprobe/gridprobe/internal/engine"
 	"github.com/gridprobe/gridprobe/internal/protocol"
@@ -43,7 +42,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 3
 	}
 
-	cfg, err := config.Load(*cfgPath)
+	cfg, err := loadConfig(ctx, *cfgPath, stderr) // with sites_from: the feed's sites too
 	if err != nil {
 		fmt.Fprintf(stderr, "probe run: %v\n", err)
 		return 3

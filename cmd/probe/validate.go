@@ -1,11 +1,11 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"strings"
 
-	"github.com/gridprobe/gridprobe/internal/config"
 	"github.com/gridprobe/gridprobe/internal/engine"
 	"github.com/gridprobe/gridprobe/internal/policy"
 	"github.com/gridprobe/gridprobe/internal/round"
@@ -14,10 +14,11 @@ import (
 func cmdValidate(args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("validate", stderr)
 	cfgPath := fs.String("c", defaultConfig, "sites.yaml to check")
+	effective := fs.Bool("effective", false, "print every service's effective values and where each comes from")
 	if stop, code := parseFlags(fs, args); stop {
 		return code
 	}
-	cfg, err := config.Load(*cfgPath)
+	cfg, err := loadConfig(context.Background(), *cfgPath, stderr)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 1
@@ -25,6 +26,12 @@ func cmdValidate(args []string, stdout, stderr io.Writer) int {
 	n := 0
 	for _, s := range cfg.Sites {
 		n += len(s.Services)
+		for i := range s.Services {
+			if *effective {
+				fmt.Fprintf(stdout, "%s %s %s\n", s.Name, s.Services[i].Type, s.Services[i].Name)
+				writeEffective(stdout, &s.Services[i], "    ")
+			}
+		}
 	}
 	fmt.Fprintf(stdout, "%s: OK (%d sites, %d services)\n", *cfgPath, len(cfg.Sites), n)
 	return 0
@@ -36,7 +43,7 @@ func cmdList(args []string, stdout, stderr io.Writer) int {
 	if stop, code := parseFlags(fs, args); stop {
 		return code
 	}
-	cfg, err := config.Load(*cfgPath)
+	cfg, err := loadConfig(context.Background(), *cfgPath, stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "probe list: %v\n", err)
 		return 3
@@ -47,7 +54,7 @@ func cmdList(args []string, stdout, stderr io.Writer) int {
 	}
 	for i, site := range sites {
 		cs := &cfg.Sites[i]
-		fmt.Fprintf(stdout, "%s (vo %s, budget %s)\n", cs.Name, cs.VO, cs.Budget)
+		fmt.Fprintf(stdout, "%s (vo %s, budget %s%s)\n", cs.Name, cs.VO, cs.Budget, groupsText(cs.Groups))
 		for j := range cs.Services {
 			sv := &cs.Services[j]
 			svc := serviceNamed(site, sv.Name)
@@ -55,6 +62,7 @@ func cmdList(args []string, stdout, stderr io.Writer) int {
 				continue // could not be built: the error above says why
 			}
 			fmt.Fprintf(stdout, "  %-12s %s  %s (timeout %s)\n", svc.Protocol, svc.URL, svc.Name, svc.Timeout)
+			writeEffective(stdout, sv, "      = ")
 			pol := policy.Resolve(cfg.Summary(sv), svc.Checks)
 			for _, c := range svc.Checks {
 				req := ""

@@ -117,6 +117,14 @@ type decoder struct {
 	errs   Errors
 	seen   map[string]bool
 	nodes  int
+	// Origins of nodes that are not from this file's text
+	// (templates_apply.go): copyOrigin is that of the template copies of
+	// the service being decoded; at those of a feed's entries by position.
+	copyOrigin Origin
+	at         map[Position]Origin
+	// noSites: a file without sites is fine (probe import's base file).
+	noSites bool
+	tmpl    map[string]*Template // defaults.templates, for Config.Templates
 	// stopped: the node budget ran out; further problems are not reported
 	// (they would mostly be repeats through aliases).
 	stopped bool
@@ -126,7 +134,9 @@ func (d *decoder) add(e *Error) {
 	if d.stopped {
 		return
 	}
-	e.File = d.file
+	if e.File == "" {
+		e.File = d.file
+	}
 	if k := e.Error(); !d.seen[k] { // an aliased node is visited once per alias
 		d.seen[k] = true
 		d.errs = append(d.errs, e)
@@ -137,6 +147,12 @@ func (d *decoder) errorf(n *yaml.Node, format string, args ...any) {
 	e := &Error{Msg: fmt.Sprintf(format, args...)}
 	if n != nil {
 		e.Line, e.Col = n.Line, n.Column
+		if o, ok := d.origin(n); ok { // a template's or a feed's value
+			e.File = o.File
+			if o.Note != "" {
+				e.Msg += " (" + o.Note + ")"
+			}
+		}
 	}
 	d.add(e)
 }

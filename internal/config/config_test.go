@@ -71,6 +71,7 @@ func TestFullExample(t *testing.T) {
 		Sites: []Site{
 			{
 				Name: "T2_XX_Example", VO: "testvo", Budget: 20 * time.Minute, Line: 24,
+				Groups: Groups{Tier: "2", Country: "XX"}, // from the name
 				Services: []Service{
 					{
 						Type: "webdav", URL: se, RawURL: "davs://se.example.org:1094/",
@@ -90,6 +91,7 @@ func TestFullExample(t *testing.T) {
 			},
 			{
 				Name: "T1_YY_Other", VO: "cms", Budget: 15 * time.Minute, Line: 42,
+				Groups: Groups{Tier: "1", Country: "YY"},
 				Services: []Service{
 					{
 						Type: "arc-ce", URL: mustURL(t, "https://ce.example.org/arex"), RawURL: "https://ce.example.org/arex",
@@ -105,6 +107,10 @@ func TestFullExample(t *testing.T) {
 			},
 		},
 	}
+	if got := c.Sites[0].Services[0].From; got["read_file"] != "sites.yaml:30:9" || got["url"] != "sites.yaml:28:9" {
+		t.Errorf("From = %v", got)
+	}
+	clearFrom(c) // provenance: TestTemplates
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("got\n%#v\nwant\n%#v", c, want)
 		for i := range min(len(c.Sites), len(want.Sites)) {
@@ -160,7 +166,7 @@ func TestErrors(t *testing.T) {
 		{"empty file", "", []string{"sites.yaml:1:1: empty config: no sites"}},
 		{"only comments", "# nothing\n", []string{"sites.yaml:1:1: empty config: no sites"}},
 		{"null document", "~\n", []string{"sites.yaml:1:1: empty config: no sites"}},
-		{"no sites key", "vo: testvo\n", []string{`sites.yaml:1:1: config: missing required field "sites"`}},
+		{"no sites key", "vo: testvo\n", []string{`sites.yaml:1:1: config: missing required field "sites" (or sites_from)`}},
 		{"sites empty list", "vo: testvo\nsites: []\n", []string{"sites.yaml:2:8: sites: no sites"}},
 		{"sites null", "vo: testvo\nsites:\n", []string{"sites.yaml:2:7: sites: no sites"}},
 		{"top is a list", "- a\n- b\n", []string{"sites.yaml:1:1: config: expected a mapping, got a list"}},
@@ -179,9 +185,9 @@ func TestErrors(t *testing.T) {
 		// Unknown keys, everywhere, with suggestions.
 		{"unknown service key", svc("tiemout: 30s"), []string{`sites.yaml:7:9: unknown key "tiemout" in service (did you mean "timeout"?)`}},
 		{"unknown top key", "vo: v\nsite: []\n", []string{
-			`sites.yaml:1:1: config: missing required field "sites"`,
+			`sites.yaml:1:1: config: missing required field "sites" (or sites_from)`,
 			`sites.yaml:2:1: unknown key "site" in config (did you mean "sites"?)`}},
-		{"unknown key no suggestion", svc("colour: red"), []string{`sites.yaml:7:9: unknown key "colour" in service (known: type, url, name, vo, scope_base, read_file, write_dir, foreign_file, federation, queue, audience, timeout, skip, interval, summary)`}},
+		{"unknown key no suggestion", svc("colour: red"), []string{`sites.yaml:7:9: unknown key "colour" in service (known: type, url, name, vo, scope_base, read_file, write_dir, foreign_file, federation, queue, audience, timeout, skip, interval, summary, path, issuer, scope)`}},
 		{"unknown defaults key", "defaults:\n  timout: 1s\n" + base, []string{`sites.yaml:2:3: unknown key "timout" in defaults (did you mean "timeout"?)`}},
 		{"unknown site key", "vo: v\nsites:\n  - name: S\n    budgit: 1m\n    services: [{type: webdav, url: 'https://a'}]\n",
 			[]string{`sites.yaml:4:5: unknown key "budgit" in site (did you mean "budget"?)`}},
@@ -202,7 +208,7 @@ func TestErrors(t *testing.T) {
 		{"missing url", "vo: v\nsites:\n  - name: S\n    services:\n      - type: webdav\n", []string{`sites.yaml:5:9: service: missing required field "url"`}},
 		{"empty url", "vo: v\nsites:\n  - name: S\n    services:\n      - type: webdav\n        url: ''\n", []string{`sites.yaml:6:14: url: must not be empty`}},
 		{"bad type", "vo: v\nsites:\n  - name: S\n    services:\n      - type: webdva\n        url: https://a\n",
-			[]string{`sites.yaml:5:15: type "webdva": must be one of arc-ce, htcondor-ce, webdav, xrootd (did you mean "webdav"?)`}},
+			[]string{`sites.yaml:5:15: type "webdva": must be one of arc-ce, htcondor-ce, issuer, webdav, xrootd (did you mean "webdav"?)`}},
 		{"bad scheme webdav", "vo: v\nsites:\n  - name: S\n    services:\n      - type: webdav\n        url: htps://x\n",
 			[]string{`sites.yaml:6:14: url "htps://x": scheme must be https or davs for type webdav`}},
 		{"http refused", "vo: v\nsites:\n  - name: S\n    services:\n      - type: webdav\n        url: http://x\n",
@@ -306,7 +312,7 @@ func TestErrors(t *testing.T) {
 				`sites.yaml:7:14: url "htps://a": scheme must be https or davs for type webdav`,
 				`sites.yaml:8:9: unknown key "tiemout" in service (did you mean "timeout"?)`,
 				`sites.yaml:9:9: service: missing required field "url"`,
-				`sites.yaml:9:15: type "nope": must be one of arc-ce, htcondor-ce, webdav, xrootd`,
+				`sites.yaml:9:15: type "nope": must be one of arc-ce, htcondor-ce, issuer, webdav, xrootd`,
 			}},
 	}
 	for _, tt := range tests {

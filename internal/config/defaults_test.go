@@ -99,7 +99,7 @@ sites:
 `
 	// x-webdav is not a known key: anchors need a home in the schema.
 	if _, err := ParseWith("sites.yaml", []byte(in), testEnv); err == nil ||
-		err.Error() != `sites.yaml:2:1: unknown key "x-webdav" in config (known: vo, prefix, defaults, credentials, sites, publish)` {
+		err.Error() != `sites.yaml:2:1: unknown key "x-webdav" in config (known: vo, prefix, defaults, credentials, sites, publish, sites_from)` {
 		t.Fatalf("err = %v", err)
 	}
 	in = strings.Replace(in, "x-webdav: &dav\n", "", 1)
@@ -180,6 +180,7 @@ func clearLines(c *Config) {
 		c.Defaults.Summary[i].Line = 0
 		clearPolicyLines(&c.Defaults.Summary[i].Policy)
 	}
+	clearFrom(c)
 	for i := range c.Sites {
 		c.Sites[i].Line = 0
 		for j := range c.Sites[i].Services {
@@ -195,6 +196,17 @@ func clearPolicyLines(p *SummaryPolicy) {
 	for _, l := range [][]Pattern{p.Critical, p.Commissioning} {
 		for k := range l {
 			l[k].Line, l[k].Col = 0, 0
+		}
+	}
+}
+
+// clearFrom drops the templates and the provenance of every value: Parse
+// has applied the templates and Redacted writes the effective values.
+func clearFrom(c *Config) {
+	c.Templates = nil
+	for i := range c.Sites {
+		for j := range c.Sites[i].Services {
+			c.Sites[i].Services[j].From = nil
 		}
 	}
 }

@@ -29,6 +29,9 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte(policyConfig))
 	f.Add([]byte(svc("summary: {critical: ['1*', 2ssl], commissioning: [], commissioning_effect: none}")))
 	f.Add([]byte("publish: {url: stomps://mb, destination: /topic/t, cert_file: /c, spool_max_bytes: 1MiB, flush_timeout: 0s}\n" + base))
+	f.Add([]byte(tmplBase + "  - name: T2_XX_A\n    services: [{type: webdav, url: \"https://a:1\", path: /p$$}, {type: arc-ce, url: \"https://c\"}]\n"))
+	f.Add([]byte("vo: v\nsites_from: {vofeed: f.xml, cric: \"https://c/q?json\", refresh: 1h, max_age: 2d, cache: /var/c, groups: [Tier-2, tier=1], production: any, flavours: [WEBDAV]}\n"))
+	f.Add([]byte("vo: v\ndefaults: {templates: {xrootd: {url: \"roots://$(endpoint)\", federation: \"root://$(host)\", skip: [1a]}}}\nsites: [{name: T1_AB_C, groups: {federation: F}, services: [{type: xrootd, url: \"root://h\"}]}]\n"))
 	lookup := env(map[string]string{"TIMEOUT": "90s", "EMPTY": "", "GP_PROXY": "/tmp/p"})
 	f.Fuzz(func(t *testing.T, data []byte) {
 		c, err := ParseWith("f.yaml", data, lookup)

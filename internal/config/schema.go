@@ -15,19 +15,21 @@ import (
 
 // Known keys of each mapping.
 var (
-	configKeys      = []string{"vo", "prefix", "defaults", "credentials", "sites", "publish"}
-	defaultsKeys    = []string{"timeout", "budget", "concurrency", "cert_expiry_warning", "storage_interval", "ce_interval", "summary", "wn_min_token_lifetime"}
+	configKeys   = []string{"vo", "prefix", "defaults", "credentials", "sites", "publish", "sites_from"}
+	defaultsKeys = []string{"timeout", "budget", "concurrency", "cert_expiry_warning", "storage_interval", "ce_interval",
+		"summary", "templates", "wn_min_token_lifetime"}
 	credentialsKeys = []string{"x509", "token"}
 	x509Keys        = []string{"proxy", "foreign_proxy", "novoms_proxy", "ca_dir", "voms_dir"}
-	tokenKeys       = []string{"issuer", "client_id", "client_secret_file", "file", "ca_file"}
-	siteKeys        = []string{"name", "vo", "budget", "services"}
-	serviceKeys     = []string{"type", "url", "name", "vo", "scope_base", "read_file", "write_dir", "foreign_file",
-		"federation", "queue", "audience", "timeout", "skip", "interval", "summary"}
+	tokenKeys       = []string{"issuer", "client_id", "client_secret_file", "file", "ca_file",
+		"refresh_token_file", "client_key_file", "issuer_url"}
+	siteKeys    = []string{"name", "vo", "budget", "services", "groups"}
+	serviceKeys = []string{"type", "url", "name", "vo", "scope_base", "read_file", "write_dir", "foreign_file",
+		"federation", "queue", "audience", "timeout", "skip", "interval", "summary", "path", "issuer", "scope"}
 	fileRefKeys = []string{"path", "adler32", "size"}
 
 	// typeOnlyKeys are the service keys that belong to some types only
 	// (which ones: internal/protocol).
-	typeOnlyKeys = append(append([]string{}, protocol.StorageKeys...), "federation", "queue")
+	typeOnlyKeys = append(append([]string{}, protocol.StorageKeys...), "federation", "queue", "issuer", "scope")
 )
 
 var (
@@ -72,14 +74,19 @@ func (d *decoder) config(root *yaml.Node) *Config {
 	if e, ok := f.m["credentials"]; ok {
 		d.credentials(e.val, &c.Credentials)
 	}
+	c.Templates = d.tmpl
+	c.SitesFrom = d.sitesFrom(f)
+	sitesOptional := d.noSites || c.SitesFrom != nil
 
 	e, ok := f.m["sites"]
 	if !ok {
-		d.errorf(f.node, "config: missing required field %q", "sites")
+		if !sitesOptional {
+			d.errorf(f.node, "config: missing required field %q (or sites_from)", "sites")
+		}
 		return c
 	}
 	items, ok := d.seq(e.val, "sites")
-	if ok && len(items) == 0 {
+	if ok && len(items) == 0 && !sitesOptional {
 		d.errorf(deref(e.val), "sites: no sites")
 	}
 	firstName := map[string]int{}
@@ -137,6 +144,7 @@ func (d *decoder) defaults(top *fields, def *Defaults) defaultNodes {
 	d.duration(f, "cert_expiry_warning", &def.CertExpiryWarning, true)
 	d.duration(f, "storage_interval", &def.StorageInterval, false)
 	d.duration(f, "ce_interval", &def.CEInterval, false)
+	d.templates(f) // defaults.templates
 	if s, n := d.str(f, "concurrency", "concurrency"); n != nil {
 		v, err := strconv.Atoi(s)
 		switch {
@@ -186,6 +194,7 @@ func (d *decoder) credentials(n *yaml.Node, cr *Credentials) {
 	var fileNode *yaml.Node
 	tok.File, fileNode = d.str(t, "file", "file")
 	tok.CAFile, _ = d.str(t, "ca_file", "ca_file")
+	secretOptional := d.tokenMore(t, tok, issuer, issuerOK)
 
 	if issuer == "" && issuerOK {
 		for _, k := range []struct {
@@ -206,7 +215,7 @@ func (d *decoder) credentials(n *yaml.Node, cr *Credentials) {
 		val  string
 		node *yaml.Node
 		ok   bool
-	}{{"client_id", id, idNode, idOK}, {"client_secret_file", secret, secretNode, secretOK}} {
+	}{{"client_id", id, idNode, idOK}, {"client_secret_file", secret, secretNode, secretOK && !secretOptional}} {
 		switch {
 		case !k.ok:
 		case k.node == nil:
@@ -235,6 +244,7 @@ func (d *decoder) site(n *yaml.Node, c *Config, prefixSet bool, dn defaultNodes)
 	if vo, n := d.str(f, "vo", "vo"); n != nil && d.word("vo", vo, n) {
 		s.VO = vo
 	}
+	d.groups(f, &s)
 	budgetNode := d.duration(f, "budget", &s.Budget, false)
 
 	e, ok := f.m["services"]
@@ -352,6 +362,8 @@ func (d *decoder) service(n *yaml.Node, site *Site, c *Config, prefixSet bool) (
 		}
 		svc.Name = prefix + "." + spec.Kind
 	}
+	d.servicePath(f, &svc)
+	d.applyTemplate(f, &svc, site, c) // fills keys the service does not set from defaults.templates
 
 	// Fields that belong to some kinds of service only.
 	if known {
@@ -382,6 +394,7 @@ func (d *decoder) service(n *yaml.Node, site *Site, c *Config, prefixSet bool) (
 	}
 	d.duration(f, "interval", &svc.Interval, false)
 	svc.Skip = d.skip(f)
+	d.issuerService(f, &svc, c)
 	return svc, sn, len(d.errs) == errsBefore
 }
 

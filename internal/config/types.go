@@ -34,6 +34,13 @@ type Config struct {
 	Credentials Credentials `yaml:"credentials"`
 	Sites       []Site      `yaml:"sites"`
 	Publish     Publish     `yaml:"publish,omitempty"` // results over STOMP (publish.go)
+	// SitesFrom: sites from a VO feed or CRIC besides the written ones
+	// (nil: none). internal/vofeed adds them.
+	SitesFrom *SitesFrom `yaml:"sites_from,omitempty"`
+	// Templates are defaults.templates by service type (templates.go).
+	// Parse has applied them to every service, so they are not part of
+	// the effective config (Redacted).
+	Templates map[string]*Template `yaml:"-" json:"-"`
 }
 
 // Defaults apply to every site and service unless overridden.
@@ -86,13 +93,23 @@ type Token struct {
 	File             string `yaml:"file,omitempty"`
 	// CAFile: extra PEM CA bundle trusted for the issuer's https endpoint.
 	CAFile string `yaml:"ca_file,omitempty"`
+	// RefreshTokenFile: a refresh token (re-read every round) exchanged at
+	// Issuer for narrow access tokens, instead of client credentials.
+	RefreshTokenFile string `yaml:"refresh_token_file,omitempty"`
+	// ClientKeyFile: a PEM private key for private_key_jwt client
+	// authentication, instead of ClientSecretFile.
+	ClientKeyFile string `yaml:"client_key_file,omitempty"`
+	// IssuerURL: where the issuer is reached when not at Issuer (a node or
+	// proxy in front of it); its discovery must still name Issuer.
+	IssuerURL string `yaml:"issuer_url,omitempty"`
 }
 
 // Site is one grid site.
 type Site struct {
 	Name     string        `yaml:"name"`
-	VO       string        `yaml:"vo"`     // inherits Config.VO
-	Budget   time.Duration `yaml:"budget"` // inherits Defaults.Budget; ≥ every service's Timeout
+	VO       string        `yaml:"vo"`               // inherits Config.VO
+	Budget   time.Duration `yaml:"budget"`           // inherits Defaults.Budget; ≥ every service's Timeout
+	Groups   Groups        `yaml:"groups,omitempty"` // tier and country default from the name
 	Services []Service     `yaml:"services"`
 	Line     int           `yaml:"-"` // where the site starts in the file
 }
@@ -147,6 +164,11 @@ type Service struct {
 	// Compute (arc-ce, htcondor-ce only).
 	Queue string `yaml:"queue,omitempty"`
 
+	// Issuer (type issuer only): the identifier the issuer must announce
+	// (default: the url), and the scope its token check asks for.
+	Issuer string `yaml:"issuer,omitempty"`
+	Scope  string `yaml:"scope,omitempty"`
+
 	// Audience is the token audience: as written, or the endpoint URL
 	// scheme://host[:port] (after normalisation).
 	Audience string `yaml:"audience"`
@@ -158,7 +180,15 @@ type Service struct {
 	// Config.Summary merges it with defaults.summary.
 	Summary *SummaryPolicy `yaml:"summary,omitempty"`
 
+	// Path is the storage path a feed gives the service (se_resource),
+	// filled into the templates' $(path).
+	Path string `yaml:"path,omitempty"`
+
 	Line int `yaml:"-"` // where the service starts in the file
+	// From says where each key's value comes from: "file:line:col" of the
+	// service's own key, or of the template (with " (defaults.templates.T)").
+	// Keys absent here have their default.
+	From map[string]string `yaml:"-" json:"-"`
 }
 
 // IsStorage reports whether the service is a storage element rather than a

@@ -37,6 +37,11 @@ type Spec struct {
 	Storage bool
 	// Keys are the service keys only this type takes (e.g. federation).
 	Keys []string
+	// Flavours are the service flavours of ETF VO feeds and CRIC (upper
+	// case) that are this type; FeedURL builds the service URL from a feed
+	// entry ($(endpoint) is its host[:port]) when sites.yaml gives none.
+	Flavours []string
+	FeedURL  string
 }
 
 // StorageKeys are the service keys every storage type takes.
@@ -114,6 +119,18 @@ func TypesTaking(key string) []string {
 	}
 	slices.Sort(out)
 	return out
+}
+
+// ForFlavour is the type a feed flavour (upper case) is probed as.
+func ForFlavour(flavour string) (Spec, bool) {
+	mu.RLock()
+	defer mu.RUnlock()
+	for _, s := range specs {
+		if slices.Contains(s.Flavours, flavour) {
+			return s, true
+		}
+	}
+	return Spec{}, false
 }
 
 // DefaultPort is the port of a URL scheme that gives none: that of the

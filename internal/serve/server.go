@@ -74,6 +74,7 @@ type Server struct {
 	reg    *prometheus.Registry
 	rounds *metrics.Rounds
 	sem    chan struct{}
+	feed   *feedState // sites_from: (feed.go)
 
 	mu      sync.RWMutex
 	cfg     *config.Config
@@ -104,9 +105,12 @@ func New(opts Options) (*Server, error) {
 	if lg == nil {
 		lg = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{opts: opts, log: lg, reg: prometheus.NewRegistry(), jobs: map[jobKey]*job{}}
+	s := &Server{opts: opts, log: lg, reg: prometheus.NewRegistry(), jobs: map[jobKey]*job{}, feed: &feedState{}}
 	s.rounds = metrics.NewRounds(s.reg)
 	cfg, err := config.Load(opts.ConfigPath)
+	if err == nil {
+		cfg, err = s.withFeed(context.Background(), cfg) // sites_from: the feed's sites too
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -122,6 +126,7 @@ func New(opts Options) (*Server, error) {
 	// straight from s.snapshot (metrics.Handler).
 	s.reg.MustRegister(
 		metrics.NewCredentials(s.tokenSource, s.proxyFiles),
+		feedCollector{s},
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
@@ -143,6 +148,8 @@ func (s *Server) Run(ctx context.Context) {
 			s.startLoop(j)
 		}
 	}
+	s.wg.Add(1)
+	go s.feedLoop(ctx)
 	s.mu.Unlock()
 	<-ctx.Done()
 	s.wg.Wait()
@@ -176,6 +183,9 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 // error is returned (and logged).
 func (s *Server) Reload() error {
 	cfg, err := config.Load(s.opts.ConfigPath)
+	if err == nil {
+		cfg, err = s.withFeed(context.Background(), cfg)
+	}
 	if err != nil {
 		s.rounds.Reloaded(false, s.opts.Now())
 		s.log.Error("config reload failed; keeping the previous config", "err", err.Error())

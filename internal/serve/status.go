@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gridprobe/gridprobe/internal/config"
 	"github.com/gridprobe/gridprobe/internal/cred"
 	"github.com/gridprobe/gridprobe/internal/engine"
 	"github.com/gridprobe/gridprobe/internal/metrics"
@@ -26,6 +27,9 @@ type statusPage struct {
 	ConfigFile, Shard                  string
 	VO, Protocol, Credential           string // filters in effect
 	VOs, Protocols, Credentials        []string
+	Groups                             []groupFilter // tier, country, federation (status_groups.go)
+	Feed                               string        // sites_from: where the sites come from; "" without
+	FeedStale                          bool
 	Tables                             []statusTable
 	Counts                             [4]int
 	Services, Scheduled, ShownServices int
@@ -66,14 +70,14 @@ var shortState = map[engine.State]string{engine.OK: "OK", engine.Warning: "WARN"
 
 func (s *Server) handleStatus(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	page := s.statusPage(q.Get("vo"), q.Get("protocol"), q.Get("credential"))
+	page := s.statusPage(q.Get("vo"), q.Get("protocol"), q.Get("credential"), groupQuery(q))
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	if err := statusTmpl.Execute(w, page); err != nil {
 		s.log.Warn("status page", "err", err.Error())
 	}
 }
 
-func (s *Server) statusPage(vo, protocol, credential string) statusPage {
+func (s *Server) statusPage(vo, protocol, credential string, groups config.Groups) statusPage {
 	s.mu.RLock()
 	order, cfg, loaded := s.order, s.cfg, s.loaded
 	s.mu.RUnlock()
@@ -83,6 +87,8 @@ func (s *Server) statusPage(vo, protocol, credential string) statusPage {
 		ConfigFile: cfg.File, Shard: s.opts.Shard.String(), VO: vo, Protocol: protocol, Credential: credential,
 		Services: len(order),
 	}
+	s.feedBanner(&p, now)
+	p.Groups = addGroups(nil, config.Groups{}, groups)
 	tables := map[string]*statusTable{}
 	var protoOrder []string
 	for _, j := range order {
@@ -99,7 +105,9 @@ func (s *Server) statusPage(vo, protocol, credential string) statusPage {
 		for _, e := range entries {
 			addUnique(&p.Credentials, e.Credential)
 		}
-		if (vo != "" && sv.VO != vo) || (protocol != "" && sv.Type != protocol) {
+		siteGroups := j.groups()
+		p.Groups = addGroups(p.Groups, siteGroups, groups)
+		if (vo != "" && sv.VO != vo) || (protocol != "" && sv.Type != protocol) || !groupsMatch(siteGroups, groups) {
 			continue
 		}
 		row := statusRow{Site: j.key.site, Service: sv.Name, URL: sv.RawURL, VO: sv.VO, Running: running}

@@ -14,12 +14,13 @@ const (
 func init() {
 	registry.Register(registry.Protocol{
 		Spec: protocol.Spec{Type: TypeARC, Kind: "CE-ARC", Schemes: []string{"https"}, DefaultPort: "443",
-			Keys: []string{"queue"}},
+			Keys: []string{"queue"}, Flavours: []string{"ARC-CE"}, FeedURL: "https://$(endpoint)/arex"}, // A-REX REST lives below /arex
 		New: NewARC,
 	})
 	registry.Register(registry.Protocol{
 		Spec: protocol.Spec{Type: TypeHTCondor, Kind: "CE-HTCondor", Schemes: []string{"condor"}, DefaultPort: "9619",
-			PortInURL: true, Keys: []string{"queue"}},
+			PortInURL: true, Keys: []string{"queue"}, Flavours: []string{"HTCONDOR-CE", "ORG.OPENSCIENCEGRID.HTCONDORCE"},
+			FeedURL: "condor://$(endpoint)"},
 		New: NewHTCondor,
 	})
 }

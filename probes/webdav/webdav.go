@@ -31,7 +31,8 @@ var Without = []string{storage.IDCrtContain, storage.IDTknContain}
 func init() {
 	registry.Register(registry.Protocol{
 		Spec: protocol.Spec{Type: Type, Kind: "SE-WebDAV", Schemes: []string{"https", "davs"},
-			Canonical: map[string]string{"davs": "https"}, DefaultPort: "443", Storage: true},
+			Canonical: map[string]string{"davs": "https"}, DefaultPort: "443", Storage: true,
+			Flavours: []string{"WEBDAV"}, FeedURL: "https://$(endpoint)"},
 		New:       New,
 		Transport: openTransport,
 	})

@@ -27,7 +27,8 @@ const (
 func init() {
 	registry.Register(registry.Protocol{
 		Spec: protocol.Spec{Type: Type, Kind: "SE-XRootD", Schemes: []string{"root", "roots"},
-			DefaultPort: "1094", Storage: true, Keys: []string{"federation"}},
+			DefaultPort: "1094", Storage: true, Keys: []string{"federation"},
+			Flavours: []string{"XROOTD", "XROOTD ORIGIN SERVER", "XROOTD COMPONENT"}, FeedURL: "root://$(endpoint)"},
 		New:       New,
 		Transport: openTransport,
 	})

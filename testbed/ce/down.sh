@@ -23,3 +23,14 @@ ENTRIES=()
 # condor_master stops its daemons and jobs on SIGTERM (a few seconds); arched exits at once.
 stop_pidfiles 15 "${ENTRIES[@]}"
 if [ "$STOPPED" = 0 ]; then say "no CE running"; else say "stopped $STOPPED CE processes"; fi
+# A condor_master killed after ignoring SIGTERM can leave daemons behind in their own sessions (seen:
+# condor_shared_port still holding 9619): stop what still runs inside the testbed's HTCondor chroot.
+if [ "$DO_CONDOR" = 1 ]; then
+	ROOT=$(readlink -f "${GRIDPROBE_CONDOR_CHROOT:-/var/cache/gridprobe/trixie-condor}" 2>/dev/null || true)
+	for d in /proc/[0-9]*; do
+		[ -n "$ROOT" ] && [ "$ROOT" != / ] && [ "$(readlink "$d/root" 2>/dev/null)" = "$ROOT" ] || continue
+		pid=${d#/proc/}
+		say "stopping a leftover HTCondor process $pid ($(tr '\0' ' ' <"$d/cmdline" 2>/dev/null | cut -c1-60))"
+		kill -KILL "$pid" 2>/dev/null || true
+	done
+fi

@@ -60,11 +60,16 @@ func main() {
 	flag.StringVar(&o.p3Checks, "p3-checks", "light", "P3: light (connection, TLS, session bring-up, token read) or all")
 	flag.StringVar(&o.p3HeapProfile, "p3-heapprofile", "", "P3: write the heap profile of the many-site child at its peak heap to this file")
 	flag.StringVar(&o.p3CPUProfile, "p3-cpuprofile", "", "P3: write the CPU profile of the many-site child's round to this file")
-	flag.StringVar(&o.only, "only", "P1,P2,P3,P4", "which figures to measure")
+	flag.StringVar(&o.only, "only", "P1,P2,P3,P4,P5", "which figures to measure")
 	flag.StringVar(&o.out, "o", "bench/RESULTS.md", "write the table here too (empty: don't)")
 	flag.StringVar(&o.config, "c", "sites.yaml", "P1: the testbed's sites.yaml")
 	child := flag.String("child", "", "internal: run one P3 round from this config and print JSON")
+	childP5 := flag.String("child-p5", "", "internal: import, validate and plan this feed once and print JSON")
 	flag.Parse()
+	if *childP5 != "" {
+		round.TuneGC() // as `probe` does
+		os.Exit(runChildP5(context.Background(), *childP5))
+	}
 	raiseNoFile()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -93,6 +98,10 @@ func main() {
 	}
 	if want("P4") {
 		r, n := p4()
+		rows, notes = append(rows, r...), append(notes, n...)
+	}
+	if want("P5") {
+		r, n := p5(ctx, o)
 		rows, notes = append(rows, r...), append(notes, n...)
 	}
 	command := "make bench  (go run ./bench/cmd/bench " + strings.Join(os.Args[1:], " ") + ")"

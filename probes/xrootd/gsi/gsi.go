@@ -330,6 +330,38 @@ func (a *Authenticator) onServerCert(data []byte) ([]byte, error) {
 	if in.proto != protocolName || in.step != stepSrvCert {
 		return nil, fmt.Errorf("%w: expected gsi kXGS_cert, got %q %s", ErrProtocol, in.proto, stepName(in.step))
 	}
+	// 1-3. The server certificate, verified, and its RSA key.
+	pub, err := a.checkServerCert(in)
+	if err != nil {
+		return nil, err
+	}
+	a.serverKey = pub
+	// 4. The server's signature over our challenge.
+	rtagS1, err := a.checkServerTag(in, pub)
+	if err != nil {
+		return nil, err
+	}
+	// 5. The server's DH values, signed with the host key.
+	grp, ys, err := a.serverDH(in, pub)
+	if err != nil {
+		return nil, err
+	}
+	// 6-7. Cipher and digest.
+	if err := a.pickAlgorithms(in); err != nil {
+		return nil, err
+	}
+	// 8. Key agreement on the server's group.
+	yc, err := a.agreeKey(grp, ys)
+	if err != nil {
+		return nil, err
+	}
+	return a.certReply(grp, yc, rtagS1)
+}
+
+// checkServerCert takes the one server certificate of kXGS_cert in,
+// records it in the Result, verifies it against the CA directory and the
+// host name, and returns its RSA key.
+func (a *Authenticator) checkServerCert(in *sutBuffer) (*rsa.PublicKey, error) {
 	// 1. The server certificate: exactly one.
 	certPEM, ok := in.get(bktX509)
 	if !ok {
@@ -362,8 +394,13 @@ func (a *Authenticator) onServerCert(data []byte) ([]byte, error) {
 	if !ok {
 		return nil, fmt.Errorf("%w: server key is %T, GSI needs RSA", ErrServerCertInvalid, leaf.PublicKey)
 	}
-	a.serverKey = pub
-	// 4. The server's signature over our challenge.
+	return pub, nil
+}
+
+// checkServerTag checks the server's signature (with pub) over our random
+// tag in the main buffer of kXGS_cert in, and returns the server's own
+// random tag, for us to sign.
+func (a *Authenticator) checkServerTag(in *sutBuffer, pub *rsa.PublicKey) ([]byte, error) {
 	mainData, ok := in.get(bktMain)
 	if !ok {
 		return nil, fmt.Errorf("%w: kXGS_cert without main buffer", ErrProtocol)
@@ -383,42 +420,59 @@ func (a *Authenticator) onServerCert(data []byte) ([]byte, error) {
 	if !ok || len(rtagS1) == 0 || len(rtagS1) > 1024 {
 		return nil, fmt.Errorf("%w: kXGS_cert without a usable server random tag", ErrProtocol)
 	}
-	// 5. The server's DH values, signed with the host key.
+	return rtagS1, nil
+}
+
+// serverDH recovers the server's DH group and value from kXGS_cert in
+// (signed with the host key pub), records the group's size in the Result
+// and checks both.
+func (a *Authenticator) serverDH(in *sutBuffer, pub *rsa.PublicKey) (dhGroup, *big.Int, error) {
 	signedDH, ok := in.get(bktCipher)
 	if !ok {
-		return nil, fmt.Errorf("%w: kXGS_cert without DH parameters", ErrProtocol)
+		return dhGroup{}, nil, fmt.Errorf("%w: kXGS_cert without DH parameters", ErrProtocol)
 	}
 	blob, err := rsaPublicDecrypt(pub, signedDH)
 	if err != nil {
-		return nil, fmt.Errorf("%w: DH parameters: %v", ErrServerProof, err)
+		return dhGroup{}, nil, fmt.Errorf("%w: DH parameters: %v", ErrServerProof, err)
 	}
 	grp, ys, err := parseDHBlob(blob)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrProtocol, err)
+		return dhGroup{}, nil, fmt.Errorf("%w: %v", ErrProtocol, err)
 	}
 	a.res.DHBits = grp.p.BitLen()
 	a.res.WeakDH = a.res.DHBits < StrongDHBits
 	if err := grp.check(ys, a.cfg.MinDHBits); err != nil {
 		if errors.Is(err, ErrWeakDH) {
-			return nil, err
+			return dhGroup{}, nil, err
 		}
-		return nil, fmt.Errorf("%w: %v", ErrProtocol, err)
+		return dhGroup{}, nil, fmt.Errorf("%w: %v", ErrProtocol, err)
 	}
 	if a.res.WeakDH {
 		a.logf("gsi: server %s uses a weak %d-bit DH group (XRootD < 5.6)", a.srvHost, a.res.DHBits)
 	}
-	// 6-7. Cipher and digest: first supported entries of the server's lists.
+	return grp, ys, nil
+}
+
+// pickAlgorithms chooses the session cipher and the message digest: the
+// first supported entries of the server's lists in kXGS_cert in.
+func (a *Authenticator) pickAlgorithms(in *sutBuffer) error {
 	cipherList, _ := in.get(bktCipherAlg)
 	a.res.Cipher = pickFirst(string(cipherList), func(s string) bool { _, ok := cipherKeyLen[s]; return ok })
 	if a.res.Cipher == "" {
-		return nil, fmt.Errorf("%w: server offers %q, client supports aes-128-cbc, aes-192-cbc, aes-256-cbc", ErrCipherMismatch, cipherList)
+		return fmt.Errorf("%w: server offers %q, client supports aes-128-cbc, aes-192-cbc, aes-256-cbc", ErrCipherMismatch, cipherList)
 	}
 	mdList, _ := in.get(bktMdAlg)
 	a.res.Digest = pickFirst(string(mdList), func(s string) bool { return knownDigests[s] })
 	if a.res.Digest == "" {
-		return nil, fmt.Errorf("%w: server offers %q", ErrDigestMismatch, mdList)
+		return fmt.Errorf("%w: server offers %q", ErrDigestMismatch, mdList)
 	}
-	// 8. Key agreement on the server's group.
+	return nil
+}
+
+// agreeKey picks our DH private value on the server's group, sets up the
+// session cipher from the shared secret with the server's value ys, and
+// returns our public value.
+func (a *Authenticator) agreeKey(grp dhGroup, ys *big.Int) (*big.Int, error) {
 	gen := a.dhPrivate
 	if gen == nil {
 		gen = func(p, _ *big.Int) (*big.Int, error) { return genPrivate(a.cfg.Rand, p) }
@@ -432,7 +486,12 @@ func (a *Authenticator) onServerCert(data []byte) ([]byte, error) {
 	if a.cipher, err = newSessionCipher(a.res.Cipher, z); err != nil {
 		return nil, err
 	}
-	// Build kXGC_cert.
+	return yc, nil
+}
+
+// certReply builds kXGC_cert: the server's tag rtagS1 signed, our chain
+// and a new tag (encrypted), and our DH value yc on grp, signed.
+func (a *Authenticator) certReply(grp dhGroup, yc *big.Int, rtagS1 []byte) ([]byte, error) {
 	key := a.cred.Key
 	sigS1, err := rsaPrivateEncrypt(a.cfg.Rand, key, rtagS1)
 	if err != nil {

@@ -109,85 +109,15 @@ func verifyServerCert(dir string, leaf *x509.Certificate, offered []string, now 
 		return nil, fmt.Errorf("%w: %q is a proxy certificate", ErrServerCertInvalid, dn(leaf.RawSubject))
 	}
 	d := caDir(dir)
-	// Candidate file hashes: the server's ca: list first, then our own.
-	var hashes []string
-	seen := map[string]bool{}
-	for _, h := range append(append([]string{}, offered...), hashesOf(leaf.RawIssuer)...) {
-		h = strings.TrimSuffix(strings.TrimSpace(h), ".0")
-		if h != "" && !seen[h] {
-			seen[h] = true
-			hashes = append(hashes, h)
-		}
-	}
-	type found struct {
-		cert *x509.Certificate
-		hash string
-	}
-	var issuers []found
-	for _, h := range hashes {
-		cs, err := d.lookup(h, leaf.RawIssuer)
-		if err != nil {
-			return nil, err
-		}
-		for _, c := range cs {
-			issuers = append(issuers, found{c, h})
-		}
-		if len(issuers) > 0 {
-			break
-		}
-	}
-	if len(issuers) == 0 {
-		return nil, fmt.Errorf("%w: no CA %q (hash %s) in %s", ErrUnknownCA, dn(leaf.RawIssuer), strings.Join(hashes, "|"), dir)
-	}
-	var ca *x509.Certificate
-	var caHash string
-	var sigErr error
-	for _, f := range issuers {
-		if err := leaf.CheckSignatureFrom(f.cert); err != nil {
-			sigErr = err
-			continue
-		}
-		ca, caHash = f.cert, f.hash
-		break
-	}
-	if ca == nil {
-		return nil, fmt.Errorf("%w: server certificate %q not signed by the CA %q in %s: %v", ErrUnknownCA, dn(leaf.RawSubject), dn(leaf.RawIssuer), dir, sigErr)
+	ca, caHash, err := d.leafIssuer(leaf, issuerHashes(leaf, offered))
+	if err != nil {
+		return nil, err
 	}
 	if err := checkTimes("server certificate", leaf, now); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrServerCertInvalid, err)
 	}
-	// Walk the CA's own issuers up to a self-signed root.
-	cur := ca
-	for depth := 0; ; depth++ {
-		if err := checkTimes("CA certificate", cur, now); err != nil {
-			return nil, fmt.Errorf("%w: %v", ErrServerCertInvalid, err)
-		}
-		if isSelfSigned(cur) {
-			break
-		}
-		if depth >= maxCADepth {
-			return nil, fmt.Errorf("%w: CA chain of %q longer than %d", ErrUnknownCA, dn(ca.RawSubject), maxCADepth)
-		}
-		var parent *x509.Certificate
-		for _, h := range hashesOf(cur.RawIssuer) {
-			cs, err := d.lookup(h, cur.RawIssuer)
-			if err != nil {
-				return nil, err
-			}
-			for _, c := range cs {
-				if cur.CheckSignatureFrom(c) == nil {
-					parent = c
-					break
-				}
-			}
-			if parent != nil {
-				break
-			}
-		}
-		if parent == nil {
-			return nil, fmt.Errorf("%w: issuer %q of CA %q not in %s", ErrUnknownCA, dn(cur.RawIssuer), dn(cur.RawSubject), dir)
-		}
-		cur = parent
+	if err := d.checkCAChain(ca, now); err != nil {
+		return nil, err
 	}
 	crls, warnings := d.crls(caHash, ca)
 	for _, crl := range crls {
@@ -198,6 +128,95 @@ func verifyServerCert(dir string, leaf *x509.Certificate, offered []string, now 
 		}
 	}
 	return warnings, nil
+}
+
+// issuerHashes returns the file hashes under which to look for the
+// leaf's issuer: the server's ca: list (offered) first, then our own
+// hashes of the issuer name, without ".0" suffixes and duplicates.
+func issuerHashes(leaf *x509.Certificate, offered []string) []string {
+	var hashes []string
+	seen := map[string]bool{}
+	for _, h := range append(append([]string{}, offered...), hashesOf(leaf.RawIssuer)...) {
+		h = strings.TrimSuffix(strings.TrimSpace(h), ".0")
+		if h != "" && !seen[h] {
+			seen[h] = true
+			hashes = append(hashes, h)
+		}
+	}
+	return hashes
+}
+
+// leafIssuer finds the CA that signed leaf: the CA certificates named
+// like its issuer under the first of hashes that has any, the first of
+// them whose signature checks. It returns that CA and its hash.
+func (d caDir) leafIssuer(leaf *x509.Certificate, hashes []string) (*x509.Certificate, string, error) {
+	type found struct {
+		cert *x509.Certificate
+		hash string
+	}
+	var issuers []found
+	for _, h := range hashes {
+		cs, err := d.lookup(h, leaf.RawIssuer)
+		if err != nil {
+			return nil, "", err
+		}
+		for _, c := range cs {
+			issuers = append(issuers, found{c, h})
+		}
+		if len(issuers) > 0 {
+			break
+		}
+	}
+	if len(issuers) == 0 {
+		return nil, "", fmt.Errorf("%w: no CA %q (hash %s) in %s", ErrUnknownCA, dn(leaf.RawIssuer), strings.Join(hashes, "|"), string(d))
+	}
+	var sigErr error
+	for _, f := range issuers {
+		if err := leaf.CheckSignatureFrom(f.cert); err != nil {
+			sigErr = err
+			continue
+		}
+		return f.cert, f.hash, nil
+	}
+	return nil, "", fmt.Errorf("%w: server certificate %q not signed by the CA %q in %s: %v", ErrUnknownCA, dn(leaf.RawSubject), dn(leaf.RawIssuer), string(d), sigErr)
+}
+
+// checkCAChain walks the CA's own issuers up to a self-signed root (at
+// most maxCADepth steps), each found in the directory and valid at now.
+func (d caDir) checkCAChain(ca *x509.Certificate, now time.Time) error {
+	cur := ca
+	for depth := 0; ; depth++ {
+		if err := checkTimes("CA certificate", cur, now); err != nil {
+			return fmt.Errorf("%w: %v", ErrServerCertInvalid, err)
+		}
+		if isSelfSigned(cur) {
+			return nil
+		}
+		if depth >= maxCADepth {
+			return fmt.Errorf("%w: CA chain of %q longer than %d", ErrUnknownCA, dn(ca.RawSubject), maxCADepth)
+		}
+		parent, err := d.parentOf(cur)
+		if err != nil {
+			return err
+		}
+		cur = parent
+	}
+}
+
+// parentOf returns the CA certificate in the directory that signed cur.
+func (d caDir) parentOf(cur *x509.Certificate) (*x509.Certificate, error) {
+	for _, h := range hashesOf(cur.RawIssuer) {
+		cs, err := d.lookup(h, cur.RawIssuer)
+		if err != nil {
+			return nil, err
+		}
+		for _, c := range cs {
+			if cur.CheckSignatureFrom(c) == nil {
+				return c, nil
+			}
+		}
+	}
+	return nil, fmt.Errorf("%w: issuer %q of CA %q not in %s", ErrUnknownCA, dn(cur.RawIssuer), dn(cur.RawSubject), string(d))
 }
 
 func checkTimes(what string, c *x509.Certificate, now time.Time) error {

@@ -462,6 +462,8 @@ func (c *conn) nextSID() uint16 {
 	return c.sid
 }
 
+// exchange sends one request and reads frames until its final answer (see
+// roundTrip); run sorts out what its error does to the connection.
 func (c *conn) exchange(ctx context.Context, reqID uint16, body [16]byte, payload []byte, maxBody int) (frame, error) {
 	tr := traceFrom(ctx)
 	sid := c.nextSID()
@@ -471,41 +473,22 @@ func (c *conn) exchange(ctx context.Context, reqID uint16, body [16]byte, payloa
 	var acc []byte
 	waits := 0
 	for {
-		f, err := readFrame(c.nc, c.maxFrame)
+		f, ok, err := c.nextAnswerFrame()
 		if err != nil {
-			return frame{}, eofErr(err)
+			return frame{}, err
 		}
-		if f.sid == 0 && f.status == statusAttn {
-			_, inner, ok, err := parseAttn(f.body)
-			if err != nil {
-				return frame{}, err
-			}
-			if !ok {
-				continue // obsolete attn actions: ignore
-			}
-			f = inner
+		if !ok {
+			continue // obsolete attn actions: ignore
 		}
 		if f.sid != sid {
 			return frame{}, protoErrf("%s for stream %d while waiting for stream %d", statusName(f.status), f.sid, sid)
 		}
 		switch f.status {
 		case statusOK:
-			if acc != nil {
-				if len(acc)+len(f.body) > maxBody {
-					return frame{}, protoErrf("answer longer than %d bytes", maxBody)
-				}
-				f.body = append(acc, f.body...)
-			} else if len(f.body) > maxBody {
-				return frame{}, protoErrf("answer longer than %d bytes", maxBody)
-			}
-			return f, nil
+			return finalOK(f, acc, maxBody)
 		case statusOKSoFar:
-			if len(acc)+len(f.body) > maxBody {
-				return frame{}, protoErrf("answer longer than %d bytes", maxBody)
-			}
-			acc = append(acc, f.body...)
-			if acc == nil {
-				acc = []byte{}
+			if acc, err = appendSoFar(acc, f.body, maxBody); err != nil {
+				return frame{}, err
 			}
 		case statusError:
 			se, err := parseServerError(f.body)
@@ -520,30 +503,90 @@ func (c *conn) exchange(ctx context.Context, reqID uint16, body [16]byte, payloa
 				return frame{}, err
 			}
 			// Resend, without kXR_refresh (else the server waits again).
-			switch reqID {
-			case reqLocate:
-				binary.BigEndian.PutUint16(body[0:], binary.BigEndian.Uint16(body[0:])&^locateRefresh)
-			case reqOpen:
-				binary.BigEndian.PutUint16(body[2:], binary.BigEndian.Uint16(body[2:])&^openRefresh)
-			}
+			body = withoutRefresh(reqID, body)
 			sid = c.nextSID()
 			acc = nil
 			if _, err := c.nc.Write(encodeRequest(sid, reqID, body, payload)); err != nil {
 				return frame{}, fmt.Errorf("resend request %d after kXR_wait: %w", reqID, err)
 			}
 		case statusWaitResp:
-			d, msg, err := parseWait(f.body)
-			if err != nil {
+			if err := c.noteWaitResp(tr, f.body); err != nil {
 				return frame{}, err
-			}
-			if tr != nil && tr.WaitResp != nil {
-				tr.WaitResp(c.addr, d, msg)
 			}
 			// Keep reading: the answer comes as kXR_attn/kXR_asynresp.
 		default:
 			return frame{}, protoErrf("unexpected %s answer to request %d", statusName(f.status), reqID)
 		}
 	}
+}
+
+// nextAnswerFrame reads the next whole frame of an answer, unwrapping a
+// kXR_attn/kXR_asynresp into the frame it carries. ok is false for an
+// obsolete attn action, which the caller ignores.
+func (c *conn) nextAnswerFrame() (f frame, ok bool, err error) {
+	f, err = readFrame(c.nc, c.maxFrame)
+	if err != nil {
+		return frame{}, false, eofErr(err)
+	}
+	if f.sid != 0 || f.status != statusAttn {
+		return f, true, nil
+	}
+	_, inner, ok, err := parseAttn(f.body)
+	if err != nil {
+		return frame{}, false, err
+	}
+	return inner, ok, nil
+}
+
+// appendSoFar adds the body b of a kXR_oksofar to the answer acc, bounded
+// by maxBody. The result is never nil, so that finalOK knows pieces came.
+func appendSoFar(acc, b []byte, maxBody int) ([]byte, error) {
+	if len(acc)+len(b) > maxBody {
+		return nil, protoErrf("answer longer than %d bytes", maxBody)
+	}
+	acc = append(acc, b...)
+	if acc == nil {
+		acc = []byte{}
+	}
+	return acc, nil
+}
+
+// finalOK completes the kXR_ok f with the kXR_oksofar pieces before it
+// (acc, nil when none came), bounded by maxBody.
+func finalOK(f frame, acc []byte, maxBody int) (frame, error) {
+	if acc != nil {
+		if len(acc)+len(f.body) > maxBody {
+			return frame{}, protoErrf("answer longer than %d bytes", maxBody)
+		}
+		f.body = append(acc, f.body...)
+	} else if len(f.body) > maxBody {
+		return frame{}, protoErrf("answer longer than %d bytes", maxBody)
+	}
+	return f, nil
+}
+
+// withoutRefresh returns the body of request reqID with its kXR_refresh
+// flag cleared (kXR_locate, kXR_open), for a resend after kXR_wait.
+func withoutRefresh(reqID uint16, body [16]byte) [16]byte {
+	switch reqID {
+	case reqLocate:
+		binary.BigEndian.PutUint16(body[0:], binary.BigEndian.Uint16(body[0:])&^locateRefresh)
+	case reqOpen:
+		binary.BigEndian.PutUint16(body[2:], binary.BigEndian.Uint16(body[2:])&^openRefresh)
+	}
+	return body
+}
+
+// noteWaitResp checks a kXR_waitresp body b and reports it to the trace.
+func (c *conn) noteWaitResp(tr *Trace, b []byte) error {
+	d, msg, err := parseWait(b)
+	if err != nil {
+		return err
+	}
+	if tr != nil && tr.WaitResp != nil {
+		tr.WaitResp(c.addr, d, msg)
+	}
+	return nil
 }
 
 // honourWait handles a kXR_wait answer (body b): it counts it against

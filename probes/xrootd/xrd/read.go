@@ -86,128 +86,156 @@ func (s *readSink) copyFrom(src io.Reader, dlen int, status uint16) error {
 // a new login and authentication (a GSI handshake) for the next request.
 func (c *conn) readStream(ctx context.Context, fh [4]byte, off int64, rlen int, sink *readSink) (int, error) {
 	tr := traceFrom(ctx)
+	if err := c.sendRead(tr, fh, off, rlen, "send"); err != nil {
+		return 0, err
+	}
+	got, waits := 0, 0
+	for {
+		f, dlen, src, ok, err := c.nextReadFrame(rlen - got)
+		if err != nil {
+			return sink.end(got, err)
+		}
+		if !ok {
+			continue // obsolete attn actions: ignore
+		}
+		if f.sid != c.sid {
+			return sink.end(got, protoErrf("%s for stream %d while waiting for stream %d", statusName(f.status), f.sid, c.sid))
+		}
+		if f.status != statusOK && f.status != statusOKSoFar {
+			next, err := c.readControlFrame(ctx, tr, f, src, dlen, sink, &waits)
+			switch next {
+			case endAnswer:
+				return sink.end(got, err)
+			case resendRead:
+				// Ask again for what has not arrived yet (data already
+				// passed on cannot be taken back).
+				if err := c.sendRead(tr, fh, off+int64(got), rlen-got, "resend"); err != nil {
+					return sink.end(got, err)
+				}
+			}
+			continue
+		}
+		if got+dlen > rlen {
+			return sink.end(got, protoErrf("answer longer than %d bytes", rlen))
+		}
+		if err := sink.copyFrom(src, dlen, f.status); err != nil {
+			return sink.end(got, err)
+		}
+		got += dlen
+		if f.status == statusOK {
+			return sink.end(got, nil)
+		}
+	}
+}
+
+// sendRead sends a kXR_read of rlen bytes at off on handle fh (reported to
+// the trace); what ("send" or "resend") names the attempt in its error.
+func (c *conn) sendRead(tr *Trace, fh [4]byte, off int64, rlen int, what string) error {
 	var body [16]byte
 	copy(body[0:], fh[:])
 	binary.BigEndian.PutUint64(body[4:], uint64(off))
 	binary.BigEndian.PutUint32(body[12:], uint32(rlen))
-	send := func(what string) error {
-		if tr != nil && tr.Read != nil {
-			tr.Read(c.addr, int64(binary.BigEndian.Uint64(body[4:])), int(binary.BigEndian.Uint32(body[12:])))
-		}
-		if _, err := c.nc.Write(encodeRequest(c.nextSID(), reqRead, body, nil)); err != nil {
-			return fmt.Errorf("%s request %d: %w", what, reqRead, err) // what: "send" or "resend"
-		}
-		return nil
+	if tr != nil && tr.Read != nil {
+		tr.Read(c.addr, int64(binary.BigEndian.Uint64(body[4:])), int(binary.BigEndian.Uint32(body[12:])))
 	}
-	if err := send("send"); err != nil {
-		return 0, err
+	if _, err := c.nc.Write(encodeRequest(c.nextSID(), reqRead, body, nil)); err != nil {
+		return fmt.Errorf("%s request %d: %w", what, reqRead, err)
 	}
-	// done ends the answer; the writer's failure, if any, comes first.
-	done := func(got int, err error) (int, error) {
-		var is *inSyncError
-		switch {
-		case sink.err == nil:
-			return got, err
-		case err == nil:
-			return got, &inSyncError{sink.err}
-		case errors.As(err, &is):
-			return got, &inSyncError{fmt.Errorf("%w (then: %w)", sink.err, is.err)}
-		default:
-			// A kXR_error keeps the connection as run decides; anything
-			// else breaks it.
-			return got, fmt.Errorf("%w (then, reading the rest of the answer: %w)", sink.err, err)
-		}
+	return nil
+}
+
+// nextReadFrame reads the next frame header of a read answer, of which
+// left data bytes are still expected. The body stays on the connection
+// (src) except for a kXR_attn/kXR_asynresp, whose body is read (at most
+// left+16+maxControlBody bytes) and whose embedded frame is returned with
+// src reading from it. ok is false for an obsolete attn action, which the
+// caller ignores.
+func (c *conn) nextReadFrame(left int) (f frame, dlen int, src io.Reader, ok bool, err error) {
+	f, dlen, err = readHeader(c.nc, &c.hdr, c.maxFrame)
+	if err != nil {
+		return frame{}, 0, nil, false, eofErr(err)
 	}
-	got, waits := 0, 0
-	for {
-		f, dlen, err := readHeader(c.nc, &c.hdr, c.maxFrame)
+	if f.sid != 0 || f.status != statusAttn {
+		return f, dlen, c.nc, true, nil
+	}
+	b, err := readControl(c.nc, f, dlen, min(c.maxFrame, left+16+maxControlBody))
+	if err != nil {
+		return frame{}, 0, nil, false, err
+	}
+	_, inner, ok, err := parseAttn(b)
+	if err != nil || !ok {
+		return frame{}, 0, nil, false, err
+	}
+	return inner, len(inner.body), bytes.NewReader(inner.body), true, nil
+}
+
+// controlAction is what readStream does after a non-data frame.
+type controlAction int
+
+const (
+	endAnswer   controlAction = iota // a final answer: end with the error (nil or not)
+	resendRead                       // kXR_wait honoured: ask again for the rest
+	keepReading                      // kXR_waitresp: the answer comes as kXR_attn/kXR_asynresp
+)
+
+// readControlFrame handles a frame of a read answer other than
+// kXR_oksofar/kXR_ok: it reads its body from src (dlen bytes, at most
+// maxControlBody) and says how the read goes on.
+func (c *conn) readControlFrame(ctx context.Context, tr *Trace, f frame, src io.Reader, dlen int, sink *readSink, waits *int) (controlAction, error) {
+	switch f.status {
+	case statusError, statusWait, statusWaitResp, statusRedirect, statusAuthMore:
+	default:
+		return endAnswer, protoErrf("unexpected %s answer to request %d", statusName(f.status), reqRead)
+	}
+	b, err := readControl(src, f, dlen, maxControlBody)
+	if err != nil {
+		return endAnswer, err
+	}
+	switch f.status {
+	case statusError:
+		se, err := parseServerError(b)
 		if err != nil {
-			return done(got, eofErr(err))
+			return endAnswer, err
 		}
-		var src io.Reader = c.nc
-		if f.sid == 0 && f.status == statusAttn {
-			b, err := readControl(c.nc, f, dlen, min(c.maxFrame, rlen-got+16+maxControlBody))
-			if err != nil {
-				return done(got, err)
+		return endAnswer, se
+	case statusWait:
+		if sink.err != nil {
+			if _, _, err := parseWait(b); err != nil {
+				return endAnswer, err
 			}
-			_, inner, ok, err := parseAttn(b)
-			if err != nil {
-				return done(got, err)
-			}
-			if !ok {
-				continue // obsolete attn actions: ignore
-			}
-			f, dlen, src = inner, len(inner.body), bytes.NewReader(inner.body)
+			return endAnswer, nil // the writer is gone: no point asking again
 		}
-		if f.sid != c.sid {
-			return done(got, protoErrf("%s for stream %d while waiting for stream %d", statusName(f.status), f.sid, c.sid))
+		if err := c.honourWait(ctx, tr, b, waits); err != nil {
+			return endAnswer, err
 		}
-		switch f.status {
-		case statusOK, statusOKSoFar:
-			if got+dlen > rlen {
-				return done(got, protoErrf("answer longer than %d bytes", rlen))
-			}
-			if err := sink.copyFrom(src, dlen, f.status); err != nil {
-				return done(got, err)
-			}
-			got += dlen
-			if f.status == statusOK {
-				return done(got, nil)
-			}
-		case statusError:
-			b, err := readControl(src, f, dlen, maxControlBody)
-			if err != nil {
-				return done(got, err)
-			}
-			se, err := parseServerError(b)
-			if err != nil {
-				return done(got, err)
-			}
-			return done(got, se)
-		case statusWait:
-			b, err := readControl(src, f, dlen, maxControlBody)
-			if err != nil {
-				return done(got, err)
-			}
-			if sink.err != nil {
-				if _, _, err := parseWait(b); err != nil {
-					return done(got, err)
-				}
-				return done(got, nil) // the writer is gone: no point asking again
-			}
-			if err := c.honourWait(ctx, tr, b, &waits); err != nil {
-				return done(got, err)
-			}
-			// Ask again for what has not arrived yet (data already passed
-			// on cannot be taken back).
-			binary.BigEndian.PutUint64(body[4:], uint64(off+int64(got)))
-			binary.BigEndian.PutUint32(body[12:], uint32(rlen-got))
-			if err := send("resend"); err != nil {
-				return done(got, err)
-			}
-		case statusWaitResp:
-			b, err := readControl(src, f, dlen, maxControlBody)
-			if err != nil {
-				return done(got, err)
-			}
-			d, msg, err := parseWait(b)
-			if err != nil {
-				return done(got, err)
-			}
-			if tr != nil && tr.WaitResp != nil {
-				tr.WaitResp(c.addr, d, msg)
-			}
-			// Keep reading: the answer comes as kXR_attn/kXR_asynresp.
-		case statusRedirect, statusAuthMore:
-			// A final answer, so the connection stays in step.
-			if _, err := readControl(src, f, dlen, maxControlBody); err != nil {
-				return done(got, err)
-			}
-			return done(got, &inSyncError{fmt.Errorf("unexpected %s", statusName(f.status))})
-		default:
-			return done(got, protoErrf("unexpected %s answer to request %d", statusName(f.status), reqRead))
+		return resendRead, nil
+	case statusWaitResp:
+		if err := c.noteWaitResp(tr, b); err != nil {
+			return endAnswer, err
 		}
+		return keepReading, nil
+	default: // statusRedirect, statusAuthMore
+		// A final answer, so the connection stays in step.
+		return endAnswer, &inSyncError{fmt.Errorf("unexpected %s", statusName(f.status))}
 	}
+}
+
+// end ends a read answer of which got data bytes arrived, with err: the
+// writer's failure, if any, comes first.
+func (s *readSink) end(got int, err error) (int, error) {
+	if s.err == nil {
+		return got, err
+	}
+	if err == nil {
+		return got, &inSyncError{s.err}
+	}
+	var is *inSyncError
+	if errors.As(err, &is) {
+		return got, &inSyncError{fmt.Errorf("%w (then: %w)", s.err, is.err)}
+	}
+	// A kXR_error keeps the connection as run decides; anything else
+	// breaks it.
+	return got, fmt.Errorf("%w (then, reading the rest of the answer: %w)", s.err, err)
 }
 
 // readControl reads the body of a non-data frame (at most max bytes).
