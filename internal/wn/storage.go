@@ -18,6 +18,7 @@ import (
 type part struct {
 	kind   string // webdav, xrootd
 	state  engine.State
+	party  engine.Party
 	detail string
 	repro  []string
 	perf   []engine.Perf
@@ -148,11 +149,11 @@ func (r *storageRun) collect(c wnline.Check, results []engine.Result) {
 		if res.Check != c.Storage {
 			continue
 		}
-		p := part{kind: res.Protocol, state: res.State, detail: res.Detail, repro: res.Reproduce}
+		p := part{kind: res.Protocol, state: res.State, party: res.Party, detail: res.Detail, repro: res.Reproduce}
 		if res.State == engine.Unknown && strings.HasPrefix(res.Detail, "prerequisite") {
 			for _, pre := range results[:i] {
 				if pre.Service == res.Service && pre.State != engine.OK && pre.State != engine.Warning {
-					p = part{kind: res.Protocol, state: pre.State, detail: pre.Check + " " + pre.State.String() + ": " + pre.Detail, repro: pre.Reproduce}
+					p = part{kind: res.Protocol, state: pre.State, party: pre.Party, detail: pre.Check + " " + pre.State.String() + ": " + pre.Detail, repro: pre.Reproduce}
 					break
 				}
 			}
@@ -187,5 +188,6 @@ func outcome(parts []part) engine.Outcome {
 		o.Perf = append(o.Perf, p.perf...)
 	}
 	o.Detail = strings.Join(verdicts, ", ") + " | " + strings.Join(texts, " | ")
+	o.Party = sorted[0].party // the worst service's
 	return o
 }

@@ -208,7 +208,7 @@ func (w *writer) emit(id string, start time.Time, o engine.Outcome) {
 	if o.Detail == "" {
 		o.Detail = "no detail"
 	}
-	l := wnline.Line{Check: id, Credential: credential, State: o.State, Detail: o.Detail, Reproduce: o.Reproduce,
+	l := wnline.Line{Check: id, Credential: credential, State: o.State, Party: o.Party, Detail: o.Detail, Reproduce: o.Reproduce,
 		Perf: o.Perf, Start: start.UTC(), DurationMS: w.now().Sub(start).Milliseconds()}
 	b, err := wnline.Marshal(l)
 	if err == nil {

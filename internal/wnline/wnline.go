@@ -66,10 +66,13 @@ var Catalogue = []Check{
 
 // Line is one worker-node result.
 type Line struct {
-	Version    int           `json:"wn_version"`
-	Check      string        `json:"check"`
-	Credential string        `json:"credential"`
-	State      engine.State  `json:"state"`
+	Version    int          `json:"wn_version"`
+	Check      string       `json:"check"`
+	Credential string       `json:"credential"`
+	State      engine.State `json:"state"`
+	// Party is whose fault a non-OK result is (site, central, probe);
+	// empty: the engine's default for the state.
+	Party      engine.Party  `json:"party,omitempty"`
 	Detail     string        `json:"detail"`
 	Reproduce  []string      `json:"reproduce,omitempty"`
 	Perf       []engine.Perf `json:"perf,omitempty"`
@@ -207,6 +210,11 @@ func parseLine(raw []byte, no int) (Line, error) {
 	}
 	if l.State < engine.OK || l.State > engine.Unknown {
 		return Line{}, fmt.Errorf("%w: line %d: bad state", ErrNotJSON, no)
+	}
+	switch l.Party {
+	case "", engine.PartySite, engine.PartyCentral, engine.PartyProbe:
+	default:
+		return Line{}, fmt.Errorf("%w: line %d: party %s is none of site, central, probe", ErrNotJSON, no, quote(string(l.Party), 20))
 	}
 	l.Detail = engine.OneLine(cred.Redact(l.Detail))
 	if len(l.Reproduce) > 32 {

@@ -121,7 +121,7 @@ func (w *wnState) lineOutcome(id string, withProxy bool) engine.Outcome {
 		}
 		return engine.Unknownf("%s", why)
 	}
-	o := engine.Outcome{State: l.State, Detail: l.Detail, Perf: l.Perf}
+	o := engine.Outcome{State: l.State, Party: l.Party, Detail: l.Detail, Perf: l.Perf}
 	if id == wnline.TknWrite && w.cleaned != "" {
 		o.Detail = w.cleaned + "; " + o.Detail
 		if l.State == engine.OK {
@@ -135,6 +135,7 @@ func (w *wnState) lineOutcome(id string, withProxy bool) engine.Outcome {
 func (w *wnState) summary(withProxy bool) engine.Outcome {
 	var states []engine.State
 	var bad []string
+	var party engine.Party
 	n := 0
 	for _, c := range wnline.Catalogue {
 		if c.ID == wnline.Summary || c.Credential == engine.CredX509 && !withProxy {
@@ -142,13 +143,16 @@ func (w *wnState) summary(withProxy bool) engine.Outcome {
 		}
 		n++
 		o := w.lineOutcome(c.ID, withProxy)
+		if o.State.Severity() > engine.Worst(states...).Severity() {
+			party = o.Party // the worst check's
+		}
 		states = append(states, o.State)
 		if o.State != engine.OK {
 			bad = append(bad, c.ID+" "+o.State.String())
 		}
 	}
 	host := w.rep.Summary.Host
-	o := engine.Outcome{State: engine.Worst(states...)}
+	o := engine.Outcome{State: engine.Worst(states...), Party: party}
 	if len(bad) == 0 {
 		o.Detail = fmt.Sprintf("all %d worker-node checks OK on %s (job %s)", n, dash(host), w.jobID)
 	} else {

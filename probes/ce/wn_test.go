@@ -81,6 +81,7 @@ func TestWNOutcomes(t *testing.T) {
 	w := &wnState{jobID: "42"}
 	lines := okLines()
 	lines[5].State, lines[5].Detail = engine.Critical, "webdav CRITICAL: upload 403"
+	lines[4].State, lines[4].Party, lines[4].Detail = engine.Unknown, engine.PartyProbe, "the job's token lacks read:/ref"
 	rep, err := readWNOutput([]byte(wnOut(t, lines...)+wnExit+" 2\n"), nil)
 	if err != nil {
 		t.Fatal(err)
@@ -89,8 +90,12 @@ func TestWNOutcomes(t *testing.T) {
 	if o := w.outcome(wnline.TknWrite, true); o.State != engine.Critical || o.Detail != "webdav CRITICAL: upload 403" {
 		t.Errorf("WN-21: %s %q", o.State, o.Detail)
 	}
-	if o := w.outcome(wnline.Summary, true); o.State != engine.Critical || !strings.Contains(o.Detail, "1 of 8 worker-node checks not OK on wn1 (job 42): WN-21tkn-write CRITICAL") {
-		t.Errorf("summary: %s %q", o.State, o.Detail)
+	if o := w.outcome(wnline.TknRead, true); o.State != engine.Unknown || o.Party != engine.PartyProbe {
+		t.Errorf("WN-20: %s party %q", o.State, o.Party)
+	}
+	if o := w.outcome(wnline.Summary, true); o.State != engine.Critical || o.Party != "" ||
+		!strings.Contains(o.Detail, "2 of 8 worker-node checks not OK on wn1 (job 42): WN-20tkn-read UNKNOWN, WN-21tkn-write CRITICAL") {
+		t.Errorf("summary: %s %q %q", o.State, o.Party, o.Detail)
 	}
 	w.cleaned = "the job left 1 objects in webdav /d/gp-x; removed by the CE check"
 	rep.Lines[5].State = engine.OK
@@ -102,6 +107,7 @@ func TestWNOutcomes(t *testing.T) {
 	if o := w.outcome(wnline.CrtRead, true); o.State != engine.Unknown || !strings.Contains(o.Detail, "had no usable proxy") {
 		t.Errorf("missing crt line: %s %q", o.State, o.Detail)
 	}
+	rep.Lines[4].State = engine.OK
 	if o := w.outcome(wnline.Summary, false); o.State != engine.Warning {
 		t.Errorf("summary without crt checks: %s %q", o.State, o.Detail)
 	}
