@@ -60,8 +60,8 @@ func TestJudgeClaims(t *testing.T) {
 		{"no wlcg.ver", func(c jwt.MapClaims) { delete(c, "wlcg.ver") }, "no wlcg.ver", ""},
 		{"wlcg.ver 1.1", func(c jwt.MapClaims) { c["wlcg.ver"] = "1.1" }, "", `wlcg.ver "1.1"`},
 		{"no exp", func(c jwt.MapClaims) { delete(c, "exp") }, "no exp", ""},
-		{"7 h", func(c jwt.MapClaims) { c["exp"] = now.Add(7 * time.Hour).Unix() }, "lifetime exp−iat 7h is over 6h (WLCG Common JWT Profile v1.0)", ""},
-		{"10 min", func(c jwt.MapClaims) { c["exp"] = now.Add(10 * time.Minute).Unix() }, "", "lifetime exp−iat 10m0s is under 15m0s (WLCG Common JWT Profile v1.1)"},
+		{"7 h", func(c jwt.MapClaims) { c["exp"] = c["iat"].(int64) + 7*3600 }, "lifetime exp−iat 7h is over 6h (WLCG Common JWT Profile v1.0)", ""},
+		{"10 min", func(c jwt.MapClaims) { c["exp"] = c["iat"].(int64) + 600 }, "", "lifetime exp−iat 10m0s is under 15m0s (WLCG Common JWT Profile v1.1)"},
 		{"nbf = iat", func(c jwt.MapClaims) { c["nbf"] = c["iat"] }, "", "nbf is not back-dated"},
 		{"no nbf", func(c jwt.MapClaims) { delete(c, "nbf") }, "", "no nbf"},
 		{"expired", func(c jwt.MapClaims) {
