@@ -205,19 +205,8 @@ EOF
 	say "ARC up in $(( ($(date +%s%N) - t0) / 1000000 )) ms: https://localhost:$ARC_PORT/arex (queue grid)"
 }
 
-# wn_node_files ROOT: make the chroot ROOT a worker node for the gridprobe test jobs (probe wn): the test
-# CA directory at /etc/grid-security/certificates and the host's /etc/hosts. Idempotent.
-wn_node_files() {
-	if ! diff -r "$TB/certificates" "$1/etc/grid-security/certificates" >/dev/null 2>&1; then
-		mkdir -p "$1/etc/grid-security"
-		rm -rf "$1/etc/grid-security/certificates.new"
-		cp -rL "$TB/certificates" "$1/etc/grid-security/certificates.new"
-		chmod -R a+rX "$1/etc/grid-security/certificates.new"
-		rm -rf "$1/etc/grid-security/certificates"
-		mv "$1/etc/grid-security/certificates.new" "$1/etc/grid-security/certificates"
-	fi
-	cmp -s /etc/hosts "$1/etc/hosts" || install -m 0644 /etc/hosts "$1/etc/hosts"
-}
+# shellcheck source=../lib/wn-node.sh
+. "$HERE/../lib/wn-node.sh"
 
 # ---------------------------------------------------------------- HTCondor (trixie chroot)
 CONDOR_ROOT=""
@@ -236,7 +225,7 @@ start_condor() {
 	# /etc/grid-security/certificates, and it resolves names as the host does (the testbed SE listens on
 	# 127.0.0.1 only; a ::1 localhost line would send the jobs' storage checks to a closed port first).
 	# Neither needs a restart.
-	wn_node_files "$R"
+	wn_node_files "$TB/certificates" "$R"
 	# SCITOKENS runs a TLS handshake inside CEDAR: the daemons present the CE host certificate.
 	mkdir -p "$R/etc/condor/gridprobe"
 	if ! cmp -s "$HOSTCERT" "$R/etc/condor/gridprobe/hostcert.pem" || ! cmp -s "$HOSTKEY" "$R/etc/condor/gridprobe/hostkey.pem"; then
