@@ -294,9 +294,10 @@ func (b *Book) withDiagnosis(ctx context.Context, o engine.Outcome, c diagCase) 
 		return o
 	}
 	o.Detail = rec.Party + ": " + rec.Cause + "; " + o.Detail
-	if rec.Party != "site" {
+	if rec.Party != string(engine.PartySite) {
 		o.State = engine.Unknown
 	}
+	o = o.Blame(engine.Party(rec.Party))
 	o.Reproduce = b.reproPair(c, d)
 	return o
 }

@@ -64,7 +64,7 @@ func TestDiagnosis(t *testing.T) {
 			if d == nil {
 				t.Fatal("no diagnosis")
 			}
-			if d.Party != c.party || d.Cause == "" || !strings.HasPrefix(res.Detail, c.party+": ") {
+			if d.Party != c.party || string(res.Party) != c.party || d.Cause == "" || !strings.HasPrefix(res.Detail, c.party+": ") {
 				t.Errorf("party %q cause %q detail %q", d.Party, d.Cause, res.Detail)
 			}
 			if len(d.Steps) > diagMaxSteps+2 {
