@@ -11,6 +11,14 @@
 // protocol. Reproduce lines are written as abstract operations (Op) that
 // each protocol renders with its own command-line client.
 //
+// 16tkn-access tests every storage rule of the WLCG Common JWT Profile
+// (v1.0–v1.2; profile.go lists them with the version that requires each)
+// as refusals and grants (tknaccess.go, grants.go), and says which version
+// the service satisfies against the one sites.yaml expects. A refused token
+// read, write or directory step is diagnosed before it is reported
+// (diagnose.go): the operation is repeated with tokens varied one thing at
+// a time, and the cause leads the detail with the party at fault.
+//
 // A protocol's catalogue is the rulebook's rules (minus the ones it leaves
 // out) merged with its own protocol-only checks in ETF order (Catalogue).
 // Adding a rule is one function here and one line in rules (catalogue.go);
