@@ -58,6 +58,11 @@ type Defaults struct {
 	// Summary holds the summary policies per VO and service type
 	// (policy.go); Config.Summary gives a service's effective one.
 	Summary []SummaryRule `yaml:"summary,omitempty"`
+	// TPCPartners are the VO's reference SEs (partners.go): every storage
+	// service whose protocol speaks a partner's scheme copies with it,
+	// unless it lists its own.
+	TPCPartners   []Partner `yaml:"tpc_partners,omitempty"`
+	tpcPartnersAt string
 }
 
 // Credentials says where the probe's credentials come from.
@@ -165,6 +170,11 @@ type Service struct {
 	// Path is the storage path a feed gives the service (se_resource),
 	// filled into the templates' $(path).
 	Path string `yaml:"path,omitempty"`
+
+	// TPCPartners are the storage endpoints the service copies to and from
+	// (third-party copy; partners.go): its own list, its template's, or
+	// the defaults' that speak its protocol.
+	TPCPartners []Partner `yaml:"tpc_partners,omitempty"`
 
 	Line int `yaml:"-"` // where the service starts in the file
 	// From says where each key's value comes from: "file:line:col" of the
