@@ -127,7 +127,8 @@ func (d *decoder) partners(n *yaml.Node, label string, spec *protocol.Spec) []Pa
 		if !ok {
 			continue
 		}
-		if line, dup := names[p.Name]; dup {
+		key := storageTypeOf(p.URL) + " " + p.Name // one name per protocol: partners of one service
+		if line, dup := names[key]; dup {
 			at := nameNode
 			if at == nil {
 				at = deref(it)
@@ -135,10 +136,23 @@ func (d *decoder) partners(n *yaml.Node, label string, spec *protocol.Spec) []Pa
 			d.errorf(at, "%s[%d]: partner name %q is already used by the partner at line %d; set name: to tell them apart", label, i, p.Name, line)
 			continue
 		}
-		names[p.Name] = deref(it).Line
+		names[key] = deref(it).Line
 		out = append(out, p)
 	}
 	return out
+}
+
+// storageTypeOf is the storage type whose schemes include u's.
+func storageTypeOf(u *url.URL) string {
+	if u == nil {
+		return ""
+	}
+	for _, t := range protocol.Types() {
+		if s, ok := protocol.Lookup(t); ok && s.Storage && slices.Contains(s.Schemes, u.Scheme) {
+			return t
+		}
+	}
+	return ""
 }
 
 // partner decodes one partner; ok is false when it has a problem.
