@@ -49,7 +49,7 @@ func (pr *pair) name() string {
 // target describes the partner as a storage service of the site's type.
 func (pr *pair) target() (probe.Target, error) {
 	b := pr.site
-	rid, err := probe.ServiceRunID(b.t.RunID, "tpc partner "+pr.cfg.Name+" "+pr.cfg.RawURL)
+	rid, err := PartnerRunID(b.t.RunID, pr.cfg)
 	if err != nil {
 		return probe.Target{}, err
 	}
@@ -58,6 +58,13 @@ func (pr *pair) target() (probe.Target, error) {
 		ScopeBase: pr.cfg.ScopeBase, ReadFile: pr.cfg.ReadFile, WriteDir: pr.cfg.WriteDir,
 		Audience: pr.cfg.Audience, Timeout: b.t.Service.Timeout}
 	return probe.Target{Config: b.t.Config, Site: b.t.Site, Service: sv, RunID: rid, Creds: b.t.Creds}, nil
+}
+
+// PartnerRunID is the id of the scratch area a service (whose scratch id
+// is serviceRunID) uses below a partner's write_dir: its own for each
+// service and partner, with the run-id shape leftover finders know.
+func PartnerRunID(serviceRunID string, p config.Partner) (string, error) {
+	return probe.ServiceRunID(serviceRunID, "tpc partner "+p.Name+" "+p.RawURL)
 }
 
 // copier is the site's transport as a Copier, or the UNKNOWN outcome

@@ -1,6 +1,8 @@
 package storage
 
 import (
+	"fmt"
+
 	"github.com/gridprobe/gridprobe/probes/probe"
 )
 
@@ -23,6 +25,12 @@ func (pr *pair) reproducer() (CopyReproducer, bool) {
 		return nil, false
 	}
 	return cr, true
+}
+
+// needIn is the comment naming the token a token file must hold (the
+// format of the copy lines' own).
+func needIn(env, scopes, aud string) string {
+	return fmt.Sprintf("# needs in $%s a token with scope %q and audience %s", env, scopes, aud)
 }
 
 // withToken runs line with $BEARER_TOKEN_FILE set to the file in env.
@@ -68,6 +76,9 @@ func (pr *pair) reproCopy(id string, mode CopyMode, crt bool) []string {
 		SourceScopes: src.b.ScopeString(Read(src.loc.Path)), DestinationScopes: dst.b.ScopeString(Create(dst.b.scratch.Dir())),
 		SourceAudience: src.b.aud, DestinationAudience: dst.b.aud, Timeout: pr.site.t.Service.Timeout}
 	lines := []string{comment("%s %s: the destination directory first, with the credential of the destination", id, r.Mode)}
+	if !crt {
+		lines = append(lines, needIn(EnvDstTokenFile, r.DestinationScopes, r.DestinationAudience))
+	}
 	lines = append(lines, pr.mkdirLine(dst.b, crt))
 	lines = append(lines, cr.CopyLines(r)...)
 	adler := src.b.t.Service.ReadFile.Adler32
@@ -115,12 +126,14 @@ func (pr *pair) reproTknTPCAccess(id string) []string {
 	readOnly, existing := b.scratch.Path(id+"-read-only.dat"), b.scratch.Path(id+"-existing.dat")
 	local := "gridprobe-tpc-existing.dat"
 	lines := []string{
-		comment("set-up: the site's scratch directory, with a token for %s (aud %s) in $%s", b.ScopeString(Create(b.scratch.Dir())), b.aud, EnvDstTokenFile),
+		comment("set-up: the site's scratch directory, with a storage.create token"),
+		needIn(EnvDstTokenFile, b.ScopeString(Create(b.scratch.Dir())), b.aud),
 		pr.mkdirLine(b, false),
 		comment("(1) %s: must be refused by the site (%s)", tpcRefusals[0].name, tpcRefusals[0].rule),
 	}
 	lines = append(lines, copyTo(readOnly, Read(b.scratch.Dir()), false)...)
 	lines = append(lines, comment("(2) %s: must be refused by the site (%s); the file first, with the storage.create token", tpcRefusals[1].name, tpcRefusals[1].rule),
+		needIn(EnvDstTokenFile, b.ScopeString(Create(b.scratch.Dir())), b.aud),
 		probe.Command("printf", "gridprobe existing\\n")+" > "+local,
 		withToken(EnvDstTokenFile, b.line(asToken, Op{Kind: OpPut, Path: existing, Local: local})))
 	lines = append(lines, copyTo(existing, Create(b.scratch.Dir()), true)...)
@@ -142,8 +155,8 @@ func (pr *pair) reproOtherPath(cr CopyReproducer, id string) []string {
 	}
 	r := tpcRefusals[2]
 	lines := []string{
-		comment("(3) %s: must be refused by the site as the source (%s); the partner's directory first, with its token for %s (aud %s) in $%s",
-			r.name, r.rule, p.ScopeString(Create(p.scratch.Dir())), p.aud, EnvDstTokenFile),
+		comment("(3) %s: must be refused by the site as the source (%s); the partner's directory first", r.name, r.rule),
+		needIn(EnvDstTokenFile, p.ScopeString(Create(p.scratch.Dir())), p.aud),
 		pr.mkdirLine(p, false),
 	}
 	return append(lines, cr.CopyLines(CopyRepro{Mode: Pull, Source: Location{b.t.Service.URL, ref},
