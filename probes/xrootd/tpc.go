@@ -37,8 +37,8 @@ func (t *transport) Peer(pt probe.Target) (storage.Transport, func(), error) {
 // TPCMissing says what the probe would need to run a root:// TPC check.
 func (t *transport) TPCMissing(proxy bool) string {
 	if proxy {
-		return "not run: root:// TPC with a proxy needs, in the probe's XRootD client, GSI delegation (answering -dlgpxy:request " +
-			"with a proxy signed with SHA-256) and kXR_open of the destination with tpc.* CGI plus kXR_sync; not implemented (reproduce: xrdcp)"
+		return "not run: root:// TPC with a proxy needs GSI delegation in the probe's XRootD client (answer -dlgpxy:request with a " +
+			"SHA-256-signed proxy), kXR_open of the destination with tpc.* CGI and kXR_sync; not implemented (reproduce: xrdcp)"
 	}
 	return "not run: root:// TPC needs, in the probe's XRootD client, kXR_open of the destination with tpc.src, tpc.lfn, tpc.scgi " +
 		"(the source token) and tpc.dlgon, and kXR_sync to start and await the copy; not implemented (reproduce: xrdcp)"
