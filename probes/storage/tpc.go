@@ -79,7 +79,10 @@ type CopyError struct {
 	Side   CopySide
 	Stage  string
 	Remote int
-	Err    *Error
+	// RefusedAsServerError: the side refused (its message says permission
+	// denied) but answered with a server error (5xx) instead of 401/403.
+	RefusedAsServerError bool
+	Err                  *Error
 }
 
 // StageCredential is the Stage of a failed request for the passive side's

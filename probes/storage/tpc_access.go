@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/gridprobe/gridprobe/internal/cred"
@@ -72,6 +73,7 @@ func (pr *pair) tknTPCAccess(ctx context.Context, env *engine.Env, id string) en
 		return *o
 	}
 	var t tally
+	var asError []string // refused, but with a server error
 	for i, r := range tpcRefusals {
 		fx.share = len(tpcRefusals) - i + 1
 		untested, err := r.try(pr, ctx, fx)
@@ -80,12 +82,35 @@ func (pr *pair) tknTPCAccess(ctx context.Context, env *engine.Env, id string) en
 			continue
 		}
 		var ce *CopyError
-		if IsCred(err) && !errors.As(err, &ce) {
+		switch {
+		case IsCred(err) && !errors.As(err, &ce):
 			return pr.site.failure("getting a token for "+r.name, "token source", "", err)
+		case errors.As(err, &ce) && ce.RefusedAsServerError && ce.Side == r.by:
+			asError = append(asError, fmt.Sprintf("%s (%s)", r.name, StatusOf(err)))
+			continue
 		}
 		t.add(r.name, pr.bySite(err, r.by), false, r.rule, r.allowed)
 	}
-	return t.outcome("TPC refusals")
+	return refusedAsServerError(t.outcome("TPC refusals"), asError)
+}
+
+// ruleRefusalStatus is the rule a refusal signalled as a server error
+// breaks.
+const ruleRefusalStatus = "RFC 6750 §3.1: a token without the scope needed is refused with 403, not a server error"
+
+// refusedAsServerError: refusals the site made with a server error (5xx
+// saying permission denied) are refusals wrongly signalled: WARNING when
+// everything else is OK, noted otherwise.
+func refusedAsServerError(o engine.Outcome, asError []string) engine.Outcome {
+	if len(asError) == 0 {
+		return o
+	}
+	note := fmt.Sprintf("refused with a server error instead of 401/403 (%s): %s", ruleRefusalStatus, strings.Join(asError, ", "))
+	if o.State == engine.OK || o.Detail == "nothing tested" {
+		return engine.Warnf("TPC refusals: %s; %s", note, strings.TrimPrefix(o.Detail, "TPC refusals: "))
+	}
+	o.Detail += "; " + note
+	return o
 }
 
 // accessSetUp: the partner's reference file exists for a token for it

@@ -358,3 +358,21 @@ func TestTPCReproduce(t *testing.T) {
 		}
 	}
 }
+
+// TestTPCRefusedAsServerError: a refusal the site answers with a server
+// error saying permission denied (XRootD 6.2.0) is WARNING: refused, but
+// signalled wrongly.
+func TestTPCRefusedAsServerError(t *testing.T) {
+	tb := newTPCBed(t, fakeTokens{})
+	tb.net.hook = func(req CopyRequest) error {
+		if strings.Contains(req.Destination, "existing") {
+			return &CopyError{Side: ActiveSide, RefusedAsServerError: true,
+				Err: &Error{Kind: Other, Status: "500 Internal Server Error", Text: "HTTP 500: failure: Unable to create x; permission denied"}}
+		}
+		return nil
+	}
+	res := run(t, tb.b, "21tkn-tpc-access-ref")["21tkn-tpc-access-ref"]
+	want(t, res, engine.Warning, "refused with a server error instead of 401/403", "create-only dst token over a file (500 Internal Server Error)",
+		"all 2 refusals enforced")
+	tb.assertBothClean(t)
+}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/gridprobe/gridprobe/probes/httptpc"
@@ -119,8 +120,10 @@ func copyError(err error) *storage.CopyError {
 	if !errors.As(err, &he) {
 		return &storage.CopyError{Err: &storage.Error{Op: "COPY", Kind: storage.Other, Text: err.Error(), Err: err}}
 	}
-	e := &storage.CopyError{Remote: he.RemoteStatus, Err: &storage.Error{Op: "COPY", Path: pathOf(he.URL),
-		Kind: tpcKinds[he.Kind], Text: he.Error(), Err: err}}
+	// The text leaves out "pull COPY <url>: ": the rule's detail names the copy.
+	text := strings.TrimPrefix(he.Error(), fmt.Sprintf("%s COPY %s: ", he.Mode, he.URL))
+	e := &storage.CopyError{Remote: he.RemoteStatus, RefusedAsServerError: he.RefusedAsServerError,
+		Err: &storage.Error{Op: "COPY", Path: pathOf(he.URL), Kind: tpcKinds[he.Kind], Text: text, Err: err}}
 	if he.Side == httptpc.SidePassive {
 		e.Side = storage.PassiveSide
 	}
