@@ -6,7 +6,8 @@
 // endpoints, plus small purpose-built bad servers: a black hole, a trickle
 // server, TLS servers with expired / wrong-host / unknown-CA certificates, a
 // WebDAV server that answers PROPFIND with malformed XML, an XRootD peer that
-// sends garbage frames), the scenarios that run the real probes through them,
+// sends garbage frames, a WebDAV SE whose third-party COPY hangs, breaks
+// its stream, never ends it or sends garbage markers), the scenarios that run the real probes through them,
 // the token-leak proof, the delete-guard and leftover tests, and the Figures
 // table that `make faults` prints (cmd/faults).
 //

@@ -125,10 +125,12 @@ func (pr *pair) accessSetUp(ctx context.Context, env *engine.Env, fx *tpcFixture
 		return bad
 	}
 	src := &copyEnd{b: pr.p, partner: true, path: fx.pref}
-	st, who, err := src.open(ctx, false, Read(fx.pref))
+	pctx, cancel := partnerContext(ctx)
+	st, who, err := src.open(pctx, false, Read(fx.pref))
 	if err == nil {
-		_, err = st.Stat(ctx, fx.pref)
+		_, err = st.Stat(pctx, fx.pref)
 	}
+	cancel()
 	if err != nil {
 		o := pr.partnerFault("stat "+fx.pref, who, err)
 		return &o
@@ -215,10 +217,12 @@ func (pr *pair) pullOtherPath(ctx context.Context, fx *tpcFixture) (string, erro
 		return fmt.Sprintf("%s has no scratch area: %v", pr.name(), p.scratchErr), nil
 	}
 	sc := Create(p.scratch.Dir())
-	st, dstTok, err := p.TokenStore(ctx, p.aud, sc)
+	pctx, cancel := partnerContext(ctx)
+	st, dstTok, err := p.TokenStore(pctx, p.aud, sc)
 	if err == nil {
-		err = (&copyEnd{b: p, partner: true}).ensureScratch(ctx, fx.env, st)
+		err = (&copyEnd{b: p, partner: true}).ensureScratch(pctx, fx.env, st)
 	}
+	cancel()
 	if err != nil {
 		return pr.partnerFault("mkdir "+p.scratch.Dir(), p.tokenWho(dstTok, sc), err).Detail, nil
 	}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/gridprobe/gridprobe/internal/config"
 	"github.com/gridprobe/gridprobe/internal/engine"
@@ -26,6 +28,9 @@ type pair struct {
 	err     error // why the partner could not be opened
 	// registered: the release of the partner's connections is a cleanup.
 	registered sync.Once
+	// down is why the partner did not answer earlier in the round: the
+	// later checks with it fail fast instead of waiting for it again.
+	down atomic.Pointer[string]
 }
 
 // pairs are the service's partners.
@@ -116,13 +121,31 @@ func (pr *pair) open(env *engine.Env, crt bool) (Copier, *engine.Outcome) {
 	pr.registered.Do(func() {
 		env.Cleanup("close the connections to "+pr.name(), func(context.Context) error { pr.closeFn(); return nil })
 	})
+	if why := pr.down.Load(); why != nil {
+		o := engine.Unknownf("%s failed, not the site: it did not answer an earlier check of this round (%s); not tried again", pr.name(), *why)
+		return nil, &o
+	}
 	return cp, nil
+}
+
+// partnerContext bounds a step on the partner's side to half the check's
+// time left, so that a partner that does not answer is reported as the
+// partner's (UNKNOWN) before the check's own deadline makes it a timeout.
+func partnerContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	dl, ok := ctx.Deadline()
+	if !ok {
+		return context.WithCancel(ctx)
+	}
+	return context.WithTimeout(ctx, time.Until(dl)/2)
 }
 
 // partnerFault is the outcome of a failure on the partner's side: never
 // the site's CRITICAL. The probe's own credential problems say so.
 func (pr *pair) partnerFault(step, who string, err error) engine.Outcome {
 	msg := pr.p.errText(err)
+	if KindOf(err) == NoAnswer {
+		pr.down.CompareAndSwap(nil, &msg)
+	}
 	if IsCred(err) {
 		return engine.Unknownf("%s: %s with the %s: %s (the probe's own credentials)", pr.name(), pr.p.shorten(step), who, msg)
 	}

@@ -198,6 +198,11 @@ func (pr *pair) partnerFirst(src, dst *copyEnd) (*copyEnd, *copyEnd) {
 // must be), the destination's scratch directory is made. Each with the
 // credential that end is given in the copy.
 func (pr *pair) prepare(ctx context.Context, env *engine.Env, e *copyEnd, w *copyWant, crt bool) *engine.Outcome {
+	if e.partner {
+		var cancel context.CancelFunc
+		ctx, cancel = partnerContext(ctx)
+		defer cancel()
+	}
 	isSrc := e.path != ""
 	var sc Scope
 	if isSrc {
@@ -393,6 +398,11 @@ func (pr *pair) tokenScopes(e *copyEnd) string {
 // (the server's, else computed from a read). It returns how the adler32
 // was checked.
 func (pr *pair) verify(ctx context.Context, dst *copyEnd, w copyWant, crt bool) (string, *engine.Outcome) {
+	if dst.partner {
+		var cancel context.CancelFunc
+		ctx, cancel = partnerContext(ctx)
+		defer cancel()
+	}
 	st, who, err := (&copyEnd{b: dst.b, partner: dst.partner}).open(ctx, crt, Read(dst.path))
 	var info Info
 	if err == nil {

@@ -376,3 +376,21 @@ func TestTPCRefusedAsServerError(t *testing.T) {
 		"all 2 refusals enforced")
 	tb.assertBothClean(t)
 }
+
+// TestTPCPartnerHangsOnce: a partner that does not answer costs one
+// check's time; the later checks with it fail fast.
+func TestTPCPartnerHangsOnce(t *testing.T) {
+	tb := newTPCBed(t, fakeTokens{})
+	var calls int
+	tb.partner.deny = func(OpKind, string, who, bool) error {
+		calls++
+		return &Error{Kind: NoAnswer, Text: "timeout: no answer"}
+	}
+	res := run(t, tb.b, tpcIDs()...)
+	for _, id := range tpcIDs()[1:] {
+		want(t, res[id], engine.Unknown, "did not answer an earlier check of this round", "not tried again")
+	}
+	if calls != 1 {
+		t.Errorf("the partner was asked %d times, want once", calls)
+	}
+}
