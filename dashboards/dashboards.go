@@ -230,6 +230,7 @@ func tokenReadiness() *Dashboard {
 			Options: map[string]any{"showHeader": true, "cellHeight": "sm"},
 		},
 	}
+	panels = append(panels, tpcPanels(49)...)
 	return base("gridprobe-token-readiness", "gridprobe · token readiness",
 		"WLCG token readiness of storage and compute endpoints, from gridprobe's ETF-style checks.", panels)
 }
