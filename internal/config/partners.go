@@ -43,9 +43,14 @@ type Partner struct {
 	ReadFile  FileRef `yaml:"read_file,omitempty"`
 	WriteDir  string  `yaml:"write_dir,omitempty"`
 	Audience  string  `yaml:"audience"`
-	// At is where the partner is defined (file:line:col).
-	At string `yaml:"-" json:"-"`
 }
+
+// Partners is a list of partners. nil means none given; an empty list,
+// that none is wanted (tpc_partners: []), which the effective config keeps.
+type Partners []Partner
+
+// IsZero (the YAML encoder's omitempty) is true for nil only.
+func (p Partners) IsZero() bool { return p == nil }
 
 // partnerKeys are the keys of one partner.
 var partnerKeys = []string{"name", "url", "read_file", "write_dir", "scope_base", "audience"}
@@ -81,7 +86,7 @@ func (d *decoder) defaultPartners(f *fields, def *Defaults) {
 		return
 	}
 	def.TPCPartners = d.partners(e.val, "defaults.tpc_partners", nil)
-	def.tpcPartnersAt = d.posOf(e.key) + " (defaults.tpc_partners)"
+	d.partnersAt = d.posOf(e.key) + " (defaults.tpc_partners)"
 }
 
 // servicePartners gives a storage service its partners: its own list (or
@@ -103,7 +108,10 @@ func (d *decoder) servicePartners(f *fields, svc *Service, c *Config) {
 		svc.TPCPartners = append(svc.TPCPartners, p)
 	}
 	if len(svc.TPCPartners) > 0 && svc.From != nil {
-		svc.From["tpc_partners"] = c.Defaults.tpcPartnersAt
+		svc.From["tpc_partners"] = d.partnersAt
+		if d.partnersAt == "" { // sites of a feed: the base file's defaults
+			svc.From["tpc_partners"] = "defaults.tpc_partners"
+		}
 	}
 }
 
@@ -115,12 +123,12 @@ func sameEndpoint(a, b *url.URL) bool {
 // partners decodes a list of partners. spec, when set, is the protocol of
 // the service they belong to (their URLs must be its own); otherwise any
 // storage protocol's scheme is accepted.
-func (d *decoder) partners(n *yaml.Node, label string, spec *protocol.Spec) []Partner {
+func (d *decoder) partners(n *yaml.Node, label string, spec *protocol.Spec) Partners {
 	items, ok := d.seq(n, label)
 	if !ok {
 		return nil
 	}
-	out := []Partner{} // an explicit empty list means none
+	out := Partners{} // an explicit empty list means none
 	names := map[string]int{}
 	for i, it := range items {
 		p, nameNode, ok := d.partner(it, fmt.Sprintf("%s[%d]", label, i), spec)
@@ -163,7 +171,6 @@ func (d *decoder) partner(n *yaml.Node, label string, spec *protocol.Spec) (Part
 		return p, nil, false
 	}
 	before := len(d.errs)
-	p.At = d.posOf(f.node)
 	if raw, un := d.required(f, "url", label+".url"); un != nil {
 		p.RawURL = raw
 		p.URL = d.partnerURL(raw, un, label+".url", spec)

@@ -61,8 +61,7 @@ type Defaults struct {
 	// TPCPartners are the VO's reference SEs (partners.go): every storage
 	// service whose protocol speaks a partner's scheme copies with it,
 	// unless it lists its own.
-	TPCPartners   []Partner `yaml:"tpc_partners,omitempty"`
-	tpcPartnersAt string
+	TPCPartners Partners `yaml:"tpc_partners,omitempty"`
 }
 
 // Credentials says where the probe's credentials come from.
@@ -174,7 +173,7 @@ type Service struct {
 	// TPCPartners are the storage endpoints the service copies to and from
 	// (third-party copy; partners.go): its own list, its template's, or
 	// the defaults' that speak its protocol.
-	TPCPartners []Partner `yaml:"tpc_partners,omitempty"`
+	TPCPartners Partners `yaml:"tpc_partners,omitempty"`
 
 	Line int `yaml:"-"` // where the service starts in the file
 	// From says where each key's value comes from: "file:line:col" of the
