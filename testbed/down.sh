@@ -10,9 +10,12 @@ say() { [ "$QUIET" = 1 ] || printf 'testbed: %s\n' "$*"; }
 "$(dirname "${BASH_SOURCE[0]}")/broker/down.sh" --quiet || true
 "$(dirname "${BASH_SOURCE[0]}")/partner/down.sh" --quiet || true
 
+. "$(dirname "${BASH_SOURCE[0]}")/lib/stop.sh"
+# The SE's watcher first, so it does not bring the SE back.
+stop_pidfiles 2 "$TB/run/se-watch.pid:se-watch.sh"
+
 # pidfile:expected-program
 ENTRIES="$TB/run/se/xrootd.pid:xrootd $TB/run/se/cmsd.pid:cmsd $TB/run/rdr/xrootd.pid:xrootd $TB/run/rdr/cmsd.pid:cmsd $TB/run/issuer.pid:gridprobe-issuer"
 
-. "$(dirname "${BASH_SOURCE[0]}")/lib/stop.sh"
 stop_pidfiles 5 $ENTRIES
 if [ "$STOPPED" = 0 ]; then say "nothing running"; else say "stopped $STOPPED processes"; fi

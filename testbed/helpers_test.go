@@ -18,15 +18,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/gridprobe/gridprobe/internal/testbedenv"
 	"hash/adler32"
-	"net"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 )
@@ -34,61 +33,13 @@ import (
 // env is the testbed environment printed by testbed/env.
 type env map[string]string
 
-var (
-	envOnce sync.Once
-	envVal  env
-	envErr  error
-)
-
-// testbed returns the environment of the running testbed, or ends the test:
-// Fatal when the testbed is not up, Skip when GRIDPROBE_NO_TESTBED=1.
+// testbed returns the environment of the running testbed (internal/testbedenv:
+// the test fails when the testbed is not up, unless GRIDPROBE_NO_TESTBED=1,
+// which skips it saying so).
 func testbed(t *testing.T) env {
 	t.Helper()
-	envOnce.Do(func() { envVal, envErr = loadEnv() })
-	if envErr != nil {
-		if os.Getenv("GRIDPROBE_NO_TESTBED") == "1" {
-			t.Skipf("GRIDPROBE_NO_TESTBED=1 and the testbed is not usable: %v", envErr)
-		}
-		t.Fatalf("the gridprobe testbed is not up (start it with `make testbed-up` or testbed/up.sh; "+
-			"set GRIDPROBE_NO_TESTBED=1 to skip these tests): %v", envErr)
-	}
-	return envVal
-}
-
-func loadEnv() (env, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	out, err := exec.CommandContext(ctx, "./env").Output()
-	if err != nil {
-		var ee *exec.ExitError
-		if errors.As(err, &ee) {
-			return nil, fmt.Errorf("testbed/env: %w: %s", err, strings.TrimSpace(string(ee.Stderr)))
-		}
-		return nil, fmt.Errorf("testbed/env: %w", err)
-	}
-	e := env{}
-	for _, line := range strings.Split(string(out), "\n") {
-		line = strings.TrimPrefix(strings.TrimSpace(line), "export ")
-		k, v, ok := strings.Cut(line, "=")
-		if !ok {
-			continue
-		}
-		e[k] = v // testbed/env quotes with %q only when needed; our values have no spaces
-	}
-	for _, k := range []string{"GRIDPROBE_WEBDAV_URL", "GRIDPROBE_XROOTD_URL", "GRIDPROBE_REDIRECTOR_URL", "GRIDPROBE_ISSUER",
-		"GRIDPROBE_PARTNER_WEBDAV_URL", "GRIDPROBE_PARTNER_XROOTD_URL"} {
-		u, err := url.Parse(e[k])
-		if err != nil || u.Host == "" {
-			return nil, fmt.Errorf("%s=%q: not a URL", k, e[k])
-		}
-		d := net.Dialer{Timeout: 2 * time.Second}
-		c, err := d.DialContext(ctx, "tcp", u.Host)
-		if err != nil {
-			return nil, fmt.Errorf("%s (%s) does not answer: %w", k, u.Host, err)
-		}
-		c.Close()
-	}
-	return e, nil
+	return env(testbedenv.Load(t, "GRIDPROBE_WEBDAV_URL", "GRIDPROBE_XROOTD_URL", "GRIDPROBE_REDIRECTOR_URL", "GRIDPROBE_ISSUER",
+		"GRIDPROBE_PARTNER_WEBDAV_URL", "GRIDPROBE_PARTNER_XROOTD_URL"))
 }
 
 // result of one reference-client run.

@@ -433,8 +433,16 @@ for s in $SERVICES; do
 	alive "$s" || { all_up=0; break; }
 	for p in $(port_of "$s"); do listening "$p" || all_up=0; done
 done
+# The SE's watcher (lib/se-watch.sh) brings a crashed SE back; one per testbed.
+start_watch() {
+	local pid; pid=$(cat "$TB/run/se-watch.pid" 2>/dev/null || true)
+	if [ -n "$pid" ] && tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q se-watch.sh; then return 0; fi
+	setsid "$HERE/lib/se-watch.sh" "$TB" "$XRD_USER" </dev/null >/dev/null 2>&1 9>&- &
+	echo $! >"$TB/run/se-watch.pid"
+}
 if [ "$all_up" = 1 ] && [ "$CHANGED" = 0 ]; then
 	say "already up ($TB); checked in $(elapsed)"
+	start_watch
 	"$HERE/partner/up.sh" 9>&-   # the TPC partner SE; idempotent
 	"$HERE/ce/up.sh" 9>&-   # the compute elements (ARC A-REX, HTCondor-CE); idempotent; 9>&-: its daemons must not hold our lock
 	"$HERE/broker/up.sh" 9>&-   # the STOMP broker (RabbitMQ); idempotent
@@ -487,11 +495,7 @@ start_xrd() { # prog instance cfg log pidfile (the log lands in <dir of log>/<in
 start_xrd cmsd rdr "$TB/etc/rdr.cfg" "$TB/log/cmsd.log" "$TB/run/rdr/cmsd.pid"
 start_xrd xrootd rdr "$TB/etc/rdr.cfg" "$TB/log/xrootd.log" "$TB/run/rdr/xrootd.pid"
 start_xrd cmsd se "$TB/etc/se-cmsd.cfg" "$TB/log/cmsd.log" "$TB/run/se/cmsd.pid"
-# The SE runs in a private mount namespace where the system CA bundle is replaced by system CAs +
-# the test CA, so scitokens-cpp can fetch the issuer's JWKS over https. Nothing changes outside it.
-(cd "$TB/run" && setsid unshare -m -- sh -c 'mount --bind "$1" /etc/ssl/certs/ca-certificates.crt && shift && exec "$@"' _ \
-	"$TB/etc/ca-bundle.pem" "${XRD_ENV[@]}" xrootd -I v4 -b -R "$XRD_USER" -n se -c "$TB/etc/se.cfg" \
-	-l "$TB/log/xrootd.log" -s "$TB/run/se/xrootd.pid" </dev/null >/dev/null 2>&1 9>&-)
+"$HERE/lib/se-start.sh" "$TB" "$XRD_USER" 9>&-   # in a private mount namespace: see there
 
 wait_port issuer $ISSUER_PORT 10
 wait_port rdr-cmsd $RDR_CMS_PORT 10
@@ -526,6 +530,7 @@ for s in $SERVICES; do
 	fi
 done
 
+start_watch
 say "up in $(elapsed): issuer ${ISSUER_URL}, SE roots://localhost:${SE_ROOT_PORT} + https://localhost:${SE_HTTP_PORT}, redirector root://localhost:${RDR_PORT} (cmsd ${RDR_CMS_PORT})"
 say "state in $TB; client environment: eval \"\$($HERE/env)\""
 

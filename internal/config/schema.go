@@ -17,25 +17,26 @@ import (
 var (
 	configKeys   = []string{"vo", "prefix", "defaults", "credentials", "sites", "publish", "sites_from"}
 	defaultsKeys = []string{"timeout", "budget", "concurrency", "cert_expiry_warning", "storage_interval", "ce_interval",
-		"summary", "templates", "tpc_partners"}
+		"summary", "templates", "wn_min_token_lifetime", "tpc_partners"}
 	credentialsKeys = []string{"x509", "token"}
 	x509Keys        = []string{"proxy", "foreign_proxy", "novoms_proxy", "ca_dir", "voms_dir"}
-	tokenKeys       = []string{"issuer", "client_id", "client_secret_file", "file", "ca_file"}
-	siteKeys        = []string{"name", "vo", "budget", "services", "groups"}
-	serviceKeys     = []string{"type", "url", "name", "vo", "scope_base", "read_file", "write_dir", "foreign_file",
-		"federation", "queue", "audience", "timeout", "skip", "interval", "summary", "path", "tpc_partners"}
+	tokenKeys       = []string{"issuer", "client_id", "client_secret_file", "file", "ca_file",
+		"refresh_token_file", "client_key_file", "issuer_url"}
+	siteKeys    = []string{"name", "vo", "budget", "services", "groups"}
+	serviceKeys = []string{"type", "url", "name", "vo", "scope_base", "read_file", "write_dir", "foreign_file",
+		"federation", "queue", "audience", "timeout", "skip", "interval", "summary", "path", "issuer", "scope", "tpc_partners"}
 	fileRefKeys = []string{"path", "adler32", "size"}
 
 	// typeOnlyKeys are the service keys that belong to some types only
 	// (which ones: internal/protocol).
-	typeOnlyKeys = append(append([]string{}, protocol.StorageKeys...), "federation", "queue")
+	typeOnlyKeys = append(append([]string{}, protocol.StorageKeys...), "federation", "queue", "issuer", "scope")
 )
 
 var (
 	// word: site names, VO names, prefixes, service names. They end up in
 	// metric labels, file names and shell lines, so no spaces or quotes.
 	word    = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$`)
-	checkID = regexp.MustCompile(`^[0-9]{1,3}[a-z][a-z0-9_]*(-[a-z0-9_]+)*$`)
+	checkID = regexp.MustCompile(`^(WN-)?[0-9]{1,3}[a-z][a-z0-9_]*(-[a-z0-9_]+)*$`) // WN-: worker-node checks of CEs
 	hex8    = regexp.MustCompile(`^[0-9a-fA-F]{8}$`)
 )
 
@@ -194,6 +195,7 @@ func (d *decoder) credentials(n *yaml.Node, cr *Credentials) {
 	var fileNode *yaml.Node
 	tok.File, fileNode = d.str(t, "file", "file")
 	tok.CAFile, _ = d.str(t, "ca_file", "ca_file")
+	secretOptional := d.tokenMore(t, tok, issuer, issuerOK)
 
 	if issuer == "" && issuerOK {
 		for _, k := range []struct {
@@ -214,7 +216,7 @@ func (d *decoder) credentials(n *yaml.Node, cr *Credentials) {
 		val  string
 		node *yaml.Node
 		ok   bool
-	}{{"client_id", id, idNode, idOK}, {"client_secret_file", secret, secretNode, secretOK}} {
+	}{{"client_id", id, idNode, idOK}, {"client_secret_file", secret, secretNode, secretOK && !secretOptional}} {
 		switch {
 		case !k.ok:
 		case k.node == nil:
@@ -394,6 +396,7 @@ func (d *decoder) service(n *yaml.Node, site *Site, c *Config, prefixSet bool) (
 	}
 	d.duration(f, "interval", &svc.Interval, false)
 	svc.Skip = d.skip(f)
+	d.issuerService(f, &svc, c)
 	return svc, sn, len(d.errs) == errsBefore
 }
 

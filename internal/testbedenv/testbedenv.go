@@ -1,8 +1,9 @@
-// Package testbedenv gives integration tests the local testbed's client
-// environment (what `eval "$(testbed/env)"` sets) and makes sure the
-// endpoints a test needs answer. An unusable testbed fails the test, unless
-// GRIDPROBE_NO_TESTBED=1 is set: then the test is skipped, saying why. It is
-// never skipped silently.
+// Package testbedenv is the one way tests and tools reach the local testbed:
+// its client environment (what `eval "$(testbed/env)"` sets), with a check
+// that the endpoints needed answer. For a test (Load, Setenv), an unusable
+// testbed fails the test, unless GRIDPROBE_NO_TESTBED=1 is set: then the
+// test is skipped, saying why; it is never skipped silently. Tools such as
+// cmd/faults use Read.
 package testbedenv
 
 import (

@@ -122,7 +122,7 @@ func (pr *pair) open(env *engine.Env, crt bool) (Copier, *engine.Outcome) {
 		env.Cleanup("close the connections to "+pr.name(), func(context.Context) error { pr.closeFn(); return nil })
 	})
 	if why := pr.down.Load(); why != nil {
-		o := engine.Unknownf("%s failed, not the site: it did not answer an earlier check of this round (%s); not tried again", pr.name(), *why)
+		o := engine.Unknownf("%s failed, not the site: it did not answer an earlier check of this round (%s); not tried again", pr.name(), *why).Blame(engine.PartyCentral)
 		return nil, &o
 	}
 	return cp, nil
@@ -149,5 +149,5 @@ func (pr *pair) partnerFault(step, who string, err error) engine.Outcome {
 	if IsCred(err) {
 		return engine.Unknownf("%s: %s with the %s: %s (the probe's own credentials)", pr.name(), pr.p.shorten(step), who, msg)
 	}
-	return engine.Unknownf("%s failed, not the site: %s with the %s: %s", pr.name(), pr.p.shorten(step), who, msg)
+	return engine.Unknownf("%s failed, not the site: %s with the %s: %s", pr.name(), pr.p.shorten(step), who, msg).Blame(engine.PartyCentral)
 }

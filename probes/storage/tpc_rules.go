@@ -342,9 +342,9 @@ func (pr *pair) copyFailed(mode CopyMode, src, dst *copyEnd, err error) engine.O
 	case !errors.As(err, &ce):
 		return engine.Critf("%s failed: %s", what, pr.site.errText(err))
 	case ce.Stage == StageCredential:
-		return engine.Unknownf("%s failed, not the site: its credential for the copy (a macaroon requested with the proxy): %s", pr.name(), pr.site.errText(err))
+		return engine.Unknownf("%s failed, not the site: its credential for the copy (a macaroon requested with the proxy): %s", pr.name(), pr.site.errText(err)).Blame(engine.PartyCentral)
 	case ce.Side == PassiveSide:
-		return engine.Unknownf("%s failed its side of the %s, not the site: %s", pr.name(), mode, pr.site.errText(err))
+		return engine.Unknownf("%s failed its side of the %s, not the site: %s", pr.name(), mode, pr.site.errText(err)).Blame(engine.PartyCentral)
 	}
 	site := dst
 	if mode == Push {

@@ -227,6 +227,9 @@ func TestTPCPartnerDown(t *testing.T) {
 	res := run(t, tb.b, tpcIDs()...)
 	for _, id := range tpcIDs() {
 		want(t, res[id], engine.Unknown, "partner ref (partner.example:2) failed, not the site", "connection refused")
+		if res[id].Party != engine.PartyCentral {
+			t.Errorf("%s: party %q, want the partner's (central)", id, res[id].Party)
+		}
 	}
 	if tb.net.copies != 0 {
 		t.Errorf("%d copies asked of a site whose partner is down", tb.net.copies)
