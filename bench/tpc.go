@@ -165,7 +165,9 @@ func davDo(ctx context.Context, hc *http.Client, method, u string, body []byte, 
 func removeArea(hc *http.Client, base string, s probe.Scratch) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	del := func(ctx context.Context, p string) error { return davDo(ctx, hc, http.MethodDelete, base+p, nil, 200, 204, 404) }
+	del := func(ctx context.Context, p string) error {
+		return davDo(ctx, hc, http.MethodDelete, base+p, nil, 200, 204, 404)
+	}
 	for _, p := range listNames(ctx, hc, base, s.Dir()) {
 		_ = s.Delete(ctx, p, del)
 	}
