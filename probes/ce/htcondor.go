@@ -224,30 +224,43 @@ func (s *condorSvc) submit(ctx context.Context, env *engine.Env) engine.Outcome 
 	if pl != nil {
 		wnNote = s.wn.finish(ctx, s.t, out, errOut)
 	}
-	owner := orDash(last["Owner"])
-	if last["ExitBySignal"] == "true" {
-		o := engine.Critf("job %s killed by signal %s after %s (states %s; owner %s)", cluster, last["ExitSignal"], took.Round(time.Second), trail, owner)
-		o.Perf = perf
-		return o
-	}
-	if code := last["ExitCode"]; code != "0" {
-		why := fmt.Sprintf("job %s completed with exit code %s after %s", cluster, orDash(code), took.Round(time.Second))
-		if e := firstLine(string(errOut), 100); e != "" {
-			why += " (stderr: " + e + ")"
-		}
-		o := engine.Critf("%s (states %s; owner %s on schedd %s)", why, trail, owner, sd.Name)
-		o.Perf = perf
-		return o
-	}
-	if !strings.Contains(string(out), marker) {
-		o := engine.Critf("job %s completed in %s but its output (%d bytes) lacks the marker %s (states %s)", cluster, took.Round(time.Second), len(out), marker, trail)
-		o.Perf = perf
-		return o
-	}
-	o := engine.Okf("job %s completed in %s (states %s), marker found in output (%d bytes, %d lines); owner %s on schedd %s%s",
-		cluster, took.Round(time.Second), trail, len(out), strings.Count(string(out), "\n"), owner, sd.Name, wnNote)
+	o := condorJobOutcome(condorJob{cluster: cluster, took: took, last: last, trail: trail, out: out, errOut: errOut,
+		marker: marker, schedd: sd.Name}, wnNote)
 	o.Perf = perf
 	return o
+}
+
+// condorJob is what a finished job left to judge.
+type condorJob struct {
+	cluster     string
+	took        time.Duration
+	last        map[string]string
+	trail       stateTrail
+	out, errOut []byte
+	marker      string
+	schedd      string
+}
+
+// condorJobOutcome judges a completed job: killed, a non-zero exit, output
+// without the marker, or OK.
+func condorJobOutcome(j condorJob, wnNote string) engine.Outcome {
+	owner := orDash(j.last["Owner"])
+	took := j.took.Round(time.Second)
+	if j.last["ExitBySignal"] == "true" {
+		return engine.Critf("job %s killed by signal %s after %s (states %s; owner %s)", j.cluster, j.last["ExitSignal"], took, j.trail, owner)
+	}
+	if code := j.last["ExitCode"]; code != "0" {
+		why := fmt.Sprintf("job %s completed with exit code %s after %s", j.cluster, orDash(code), took)
+		if e := firstLine(string(j.errOut), 100); e != "" {
+			why += " (stderr: " + e + ")"
+		}
+		return engine.Critf("%s (states %s; owner %s on schedd %s)", why, j.trail, owner, j.schedd)
+	}
+	if !strings.Contains(string(j.out), j.marker) {
+		return engine.Critf("job %s completed in %s but its output (%d bytes) lacks the marker %s (states %s)", j.cluster, took, len(j.out), j.marker, j.trail)
+	}
+	return engine.Okf("job %s completed in %s (states %s), marker found in output (%d bytes, %d lines); owner %s on schedd %s%s",
+		j.cluster, took, j.trail, len(j.out), strings.Count(string(j.out), "\n"), owner, j.schedd, wnNote)
 }
 
 // writeJob writes the job's script, input files and submit description
