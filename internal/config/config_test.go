@@ -196,7 +196,7 @@ func TestErrors(t *testing.T) {
 		{"unknown top key", "vo: v\nsite: []\n", []string{
 			`sites.yaml:1:1: config: missing required field "sites" (or sites_from)`,
 			`sites.yaml:2:1: unknown key "site" in config (did you mean "sites"?)`}},
-		{"unknown key no suggestion", svc("colour: red"), []string{`sites.yaml:7:9: unknown key "colour" in service (known: type, url, name, vo, scope_base, read_file, write_dir, foreign_file, federation, queue, audience, timeout, skip, interval, summary, path, issuer, scope, profile_version)`}},
+		{"unknown key no suggestion", svc("colour: red"), []string{`sites.yaml:7:9: unknown key "colour" in service (known: type, url, name, vo, scope_base, read_file, write_dir, foreign_file, federation, queue, audience, timeout, skip, interval, summary, path, issuer, scope, tpc_partners, profile_version)`}},
 		{"unknown defaults key", "defaults:\n  timout: 1s\n" + base, []string{`sites.yaml:2:3: unknown key "timout" in defaults (did you mean "timeout"?)`}},
 		{"unknown site key", "vo: v\nsites:\n  - name: S\n    budgit: 1m\n    services: [{type: webdav, url: 'https://a'}]\n",
 			[]string{`sites.yaml:4:5: unknown key "budgit" in site (did you mean "budget"?)`}},

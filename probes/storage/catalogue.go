@@ -74,6 +74,7 @@ func (b *Book) Checks(gate string, without ...string) []engine.Check {
 			Reproduce: func() []string { return r.repro(b) },
 		})
 	}
+	out = append(out, b.tpcChecks(gate, without)...) // third-party copy, once per partner (tpc_rules.go)
 	return out
 }
 

@@ -1,6 +1,8 @@
 // Package storage is gridprobe's storage rulebook: the WLCG storage checks
 // (4crt-read, 5crt-contain, 6crt-access, 7crt-write, 8crt-directory,
-// 14tkn-read, 15tkn-contain, 16tkn-access, 17tkn-write, 18tkn-directory)
+// 14tkn-read, 15tkn-contain, 16tkn-access, 17tkn-write, 18tkn-directory),
+// the third-party-copy rules once per TPC partner (11crt-tpc-pull,
+// 12crt-tpc-push, 19tkn-tpc-pull, 20tkn-tpc-push, 21tkn-tpc-access; tpc*.go),
 // and the scratch-area lifecycle, written once over a small transport
 // interface (Store, Transport) that each storage protocol implements
 // (probes/webdav over HTTPS, probes/xrootd over root://).

@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path"
 	"regexp"
 	"slices"
 	"strings"
@@ -206,7 +207,9 @@ type Annotation struct {
 	ID string `yaml:"id"`
 	// Releases the annotation applies to (release names); empty = all.
 	Releases []string `yaml:"releases"`
-	// Protocol (webdav, xrootd) and Check (e.g. 16tkn-access) it explains.
+	// Protocol (webdav, xrootd) and Check (e.g. 16tkn-access, or a pattern
+	// such as 21tkn-tpc-access-* for a TPC rule with every partner) it
+	// explains.
 	Protocol string `yaml:"protocol"`
 	Check    string `yaml:"check"`
 	// Detail, when set, is a regular expression the probe's detail must
@@ -240,8 +243,8 @@ func (a *Annotation) Matches(c Cell) bool {
 	if a.Protocol != "" && a.Protocol != c.Row.Protocol {
 		return false
 	}
-	if a.Check != c.Row.Check {
-		return false
+	if ok, _ := path.Match(a.Check, c.Row.Check); !ok && a.Check != c.Row.Check {
+		return false // a pattern names a rule with any partner: 21tkn-tpc-access-*
 	}
 	if a.State != "" && !strings.EqualFold(a.State, c.State.String()) {
 		return false

@@ -60,7 +60,7 @@ func main() {
 	flag.StringVar(&o.p3Checks, "p3-checks", "light", "P3: light (connection, TLS, session bring-up, token read) or all")
 	flag.StringVar(&o.p3HeapProfile, "p3-heapprofile", "", "P3: write the heap profile of the many-site child at its peak heap to this file")
 	flag.StringVar(&o.p3CPUProfile, "p3-cpuprofile", "", "P3: write the CPU profile of the many-site child's round to this file")
-	flag.StringVar(&o.only, "only", "P1,P2,P3,P4,P5", "which figures to measure")
+	flag.StringVar(&o.only, "only", "P1,P2,P3,P4,P5,P6", "which figures to measure")
 	flag.StringVar(&o.out, "o", "bench/RESULTS.md", "write the table here too (empty: don't)")
 	flag.StringVar(&o.config, "c", "sites.yaml", "P1: the testbed's sites.yaml")
 	child := flag.String("child", "", "internal: run one P3 round from this config and print JSON")
@@ -102,6 +102,10 @@ func main() {
 	}
 	if want("P5") {
 		r, n := p5(ctx, o)
+		rows, notes = append(rows, r...), append(notes, n...)
+	}
+	if want("P6") {
+		r, n := p6(ctx, o)
 		rows, notes = append(rows, r...), append(notes, n...)
 	}
 	command := "make bench  (go run ./bench/cmd/bench " + strings.Join(os.Args[1:], " ") + ")"
@@ -152,6 +156,11 @@ func p1(ctx context.Context, o opts) ([]bench.Row, []string) {
 	cfg, err := config.Load(o.config)
 	if err != nil {
 		return []bench.Row{notMeasured(fig, target, err.Error())}, nil
+	}
+	for i := range cfg.Sites { // the gfal2 baseline has no third-party copies either (P6 times them)
+		for j := range cfg.Sites[i].Services {
+			cfg.Sites[i].Services[j].TPCPartners = nil
+		}
 	}
 	sePid := bench.SEPid()
 	var walls []time.Duration

@@ -259,7 +259,36 @@ sites:
         write_dir: /testvo/gridprobe/matrix-%s
         foreign_file: /othervo/reference.dat
 `, s.typ, s.url, s.url, s.typ)
+			if s.typ == "webdav" {
+				b.WriteString(tpcPartners(rs, r))
+			}
 		}
+	}
+	return b.String()
+}
+
+// tpcPartners are the HTTP-TPC partners of a release's WebDAV service:
+// every storage release, named by its release, so that the TPC rows of the
+// matrix name the partner's release and the columns the site's (both
+// directions of every pair: pull and push). The site's own release is the
+// testbed's partner SE for bookworm (a second 5.5.3) and the server itself
+// for the others (a copy within one release).
+func tpcPartners(rs []release, site release) string {
+	var b strings.Builder
+	b.WriteString("        tpc_partners:\n")
+	for _, p := range rs {
+		if p.Product != matrix.ProductXRootD {
+			continue
+		}
+		u, adler, size := p.url2, "${GRIDPROBE_REF_ADLER32}", "${GRIDPROBE_REF_SIZE}"
+		if p.Name == "bookworm" && site.Name == "bookworm" {
+			if os.Getenv("GRIDPROBE_PARTNER_WEBDAV_URL") == "" {
+				continue
+			}
+			u, adler, size = "${GRIDPROBE_PARTNER_WEBDAV_URL}", "${GRIDPROBE_PARTNER_REF_ADLER32}", "${GRIDPROBE_PARTNER_REF_SIZE}"
+		}
+		fmt.Fprintf(&b, "          - {name: %s, url: \"%s\", scope_base: /testvo, write_dir: /testvo/gridprobe, read_file: {path: /testvo/reference.dat, adler32: \"%s\", size: \"%s\"}}\n",
+			p.Name, u, adler, size)
 	}
 	return b.String()
 }
