@@ -87,7 +87,7 @@ func refreshToken(t *testing.T, env map[string]string, in *instance, secret stri
 	pool := x509.NewCertPool()
 	pool.AppendCertsFromPEM(pem)
 	hc := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
-	form := url.Values{"grant_type": {"client_credentials"}, "scope": {"openid offline_access storage.read:/ storage.create:/ storage.modify:/"}}
+	form := url.Values{"grant_type": {"client_credentials"}, "scope": {"openid offline_access storage.read:/ storage.create:/ storage.modify:/ storage.stage:/"}}
 	req, _ := http.NewRequest(http.MethodPost, in.URL+"/token", strings.NewReader(form.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.SetBasicAuth(env["GRIDPROBE_CLIENT_ID"], url.QueryEscape(secret))
@@ -128,7 +128,7 @@ func TestOIDCAgentRefreshRound(t *testing.T) {
 	// a command line.
 	clientFile := filepath.Join(a.home, "client.json")
 	cj, _ := json.Marshal(map[string]string{"client_id": env["GRIDPROBE_CLIENT_ID"], "client_secret": secret, "issuer_url": in.URL,
-		"scope": "openid offline_access storage.read:/ storage.create:/ storage.modify:/"})
+		"scope": "openid offline_access storage.read:/ storage.create:/ storage.modify:/ storage.stage:/"})
 	if err := os.WriteFile(clientFile, cj, 0o600); err != nil {
 		t.Fatal(err)
 	}

@@ -2,6 +2,7 @@ package storage
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -68,7 +69,7 @@ func (b *Book) specToken(ctx context.Context, s tokenSpec) (*cred.Token, error) 
 func (b *Book) specStore(ctx context.Context, s tokenSpec) (st Store, tok *cred.Token, untested string, err error) {
 	tok, err = b.specToken(ctx, s)
 	if err != nil {
-		if s.want != nil || len(s.raw) > 0 {
+		if s.want != nil || len(s.raw) > 0 || notIssued(err) {
 			return nil, nil, "the token source would not issue it: " + b.shorten(errIssuer(err)), nil
 		}
 		return nil, nil, "", err
@@ -80,6 +81,15 @@ func (b *Book) specStore(ctx context.Context, s tokenSpec) (st Store, tok *cred.
 	}
 	st, err = b.tr.Token(ctx, tok)
 	return st, tok, "", err
+}
+
+// notIssued: the issuer answered, but would not issue this one token (e.g.
+// invalid_scope for a scope the client may not ask for): the rule that
+// needed it is untested. An issuer outage, or no token source, ends the
+// check instead (every other rule would fail the same way).
+func notIssued(err error) bool {
+	var f *cred.IssuerFailure
+	return errors.As(err, &f) && !f.Outage
 }
 
 // wantVersion: the token carries wlcg.ver v.
