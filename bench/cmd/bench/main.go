@@ -32,8 +32,6 @@ import (
 	"github.com/gridprobe/gridprobe/internal/config"
 	"github.com/gridprobe/gridprobe/internal/engine"
 	"github.com/gridprobe/gridprobe/internal/round"
-	"github.com/gridprobe/gridprobe/probes/webdav"
-	"github.com/gridprobe/gridprobe/probes/xrootd"
 )
 
 type opts struct {
@@ -50,8 +48,8 @@ type opts struct {
 
 func main() {
 	var o opts
-	flag.IntVar(&o.runs, "runs", 5, "P1: gridprobe rounds (median)")
-	flag.IntVar(&o.gfalRuns, "gfal-runs", 3, "P1: gfal2 baseline runs (median)")
+	flag.IntVar(&o.runs, "runs", 5, "P1, P1b: gridprobe rounds (median)")
+	flag.IntVar(&o.gfalRuns, "gfal-runs", 3, "P1, P1b: gfal2 baseline runs (median)")
 	flag.IntVar(&o.p2Runs, "p2-runs", 3, "P2: rounds through the latency links (median)")
 	flag.DurationVar(&o.oneWay, "oneway", 20*time.Millisecond, "P2/P3: injected latency each way")
 	flag.IntVar(&o.sites, "sites", 1000, "P3: sites in the round")
@@ -60,7 +58,7 @@ func main() {
 	flag.StringVar(&o.p3Checks, "p3-checks", "light", "P3: light (connection, TLS, session bring-up, token read) or all")
 	flag.StringVar(&o.p3HeapProfile, "p3-heapprofile", "", "P3: write the heap profile of the many-site child at its peak heap to this file")
 	flag.StringVar(&o.p3CPUProfile, "p3-cpuprofile", "", "P3: write the CPU profile of the many-site child's round to this file")
-	flag.StringVar(&o.only, "only", "P1,P2,P3,P4,P5", "which figures to measure")
+	flag.StringVar(&o.only, "only", "P1,P1b,P2,P3,P4,P5", "which figures to measure (P1b: gfal2 in one Python process)")
 	flag.StringVar(&o.out, "o", "bench/RESULTS.md", "write the table here too (empty: don't)")
 	flag.StringVar(&o.config, "c", "sites.yaml", "P1: the testbed's sites.yaml")
 	child := flag.String("child", "", "internal: run one P3 round from this config and print JSON")
@@ -84,9 +82,19 @@ func main() {
 	var rows []bench.Row
 	var notes []string
 	want := func(id string) bool { return slices.Contains(strings.Split(o.only, ","), id) }
-	if want("P1") {
-		r, n := p1(ctx, o)
-		rows, notes = append(rows, r...), append(notes, n...)
+	if want("P1") || want("P1b") {
+		run := gridprobeRounds(ctx, o)
+		defer run.close()
+		notes = append(notes, run.notes...)
+		for _, f := range []struct {
+			id string
+			fn func(context.Context, opts, *p1Run) ([]bench.Row, []string)
+		}{{"P1", p1}, {"P1b", p1b}} {
+			if want(f.id) {
+				r, n := f.fn(ctx, o, run)
+				rows, notes = append(rows, r...), append(notes, n...)
+			}
+		}
 	}
 	if want("P2") {
 		r, n := p2(ctx, o)
@@ -143,94 +151,6 @@ func raiseNoFile() {
 
 func notMeasured(figure, target, why string) bench.Row {
 	return bench.Row{Figure: figure, Measured: "—", Target: target, Verdict: "not measured: " + why}
-}
-
-// ---- P1 ----
-
-func p1(ctx context.Context, o opts) ([]bench.Row, []string) {
-	const fig, target = "P1 gridprobe vs gfal2 CLI, full WebDAV+XRootD lists, both credentials", "≥ 30×"
-	cfg, err := config.Load(o.config)
-	if err != nil {
-		return []bench.Row{notMeasured(fig, target, err.Error())}, nil
-	}
-	sePid := bench.SEPid()
-	var walls []time.Duration
-	var seCPU time.Duration
-	var tally bench.Tally
-	for i := 0; i < o.runs; i++ {
-		c0 := bench.ProcCPU(sePid)
-		// storage only: the gfal2 baseline has no CE operations
-		r, err := bench.RunRound(ctx, cfg, bench.RoundOptions{Types: []string{webdav.Type, xrootd.Type}})
-		if err != nil {
-			return []bench.Row{notMeasured(fig, target, err.Error())}, nil
-		}
-		seCPU += bench.ProcCPU(sePid) - c0
-		walls = append(walls, r.Wall)
-		tally = bench.Count(r.Results)
-		logf("P1 gridprobe round %d: %s, %s", i+1, bench.Secs(r.Wall), tally)
-	}
-	gp := bench.Median(walls)
-	notes := []string{fmt.Sprintf("P1 gridprobe: %s per round (median of %d; %s); the SE's xrootd used %s CPU per round.",
-		bench.Secs(gp), o.runs, tally, bench.Secs(seCPU/time.Duration(o.runs)))}
-	for _, l := range tally.NotOK {
-		notes = append(notes, "P1 not OK (probe finding, not a bench error): "+truncate(l, 200))
-	}
-	if why := bench.GfalAvailable(); why != "" {
-		return []bench.Row{{Figure: fig, Measured: "gridprobe " + bench.Secs(gp), Target: target, Verdict: "not measured: " + why}}, notes
-	}
-	tokens, err := round.TokenSource(cfg.Credentials.Token)
-	if err != nil {
-		return []bench.Row{notMeasured(fig, target, err.Error())}, notes
-	}
-	tmp, err := os.MkdirTemp("", "gridprobe-bench-gfal-")
-	if err != nil {
-		return []bench.Row{notMeasured(fig, target, err.Error())}, notes
-	}
-	defer os.RemoveAll(tmp)
-	local := tmp + "/upload.dat"
-	data := make([]byte, 256<<10)
-	copy(data, "gridprobe bench gfal2 baseline\n")
-	if err := os.WriteFile(local, data, 0o600); err != nil {
-		return []bench.Row{notMeasured(fig, target, err.Error())}, notes
-	}
-	var gwalls, gwallsNoHang []time.Duration
-	var nops, failed int
-	var hung []string
-	for i := 0; i < o.gfalRuns; i++ {
-		runID := engine.NewRunID()
-		var ops []bench.GfalOp
-		for _, t := range []bench.GfalTarget{
-			{Protocol: "webdav", Base: os.Getenv("GRIDPROBE_WEBDAV_URL"), Audience: os.Getenv("GRIDPROBE_WEBDAV_URL")},
-			{Protocol: "xrootd", Base: os.Getenv("GRIDPROBE_XROOTD_URL") + "/", Audience: os.Getenv("GRIDPROBE_XROOTD_URL"),
-				Federation: os.Getenv("GRIDPROBE_REDIRECTOR_URL") + "/"},
-		} {
-			t.Proxy, t.ForeignProxy, t.NoVOMSProxy = os.Getenv("X509_USER_PROXY"), os.Getenv("GRIDPROBE_FOREIGN_PROXY"), os.Getenv("GRIDPROBE_NOVOMS_PROXY")
-			t.RunID, t.LocalFile, t.LocalDir = runID, local, tmp
-			ops = append(ops, bench.GfalOps(t)...)
-		}
-		r, err := bench.GfalRun(ctx, tokens, ops, os.Environ())
-		if err != nil {
-			return []bench.Row{notMeasured(fig, target, "gfal2: "+err.Error())}, notes
-		}
-		gwalls = append(gwalls, r.Wall)
-		gwallsNoHang = append(gwallsNoHang, r.Wall-r.Hung)
-		nops, failed, hung = r.Ops, r.Failed, r.TimedOut
-		if os.Getenv("BENCH_DEBUG") != "" {
-			logf("gfal2 non-zero exits: %s", strings.Join(r.FailedOps, "; "))
-		}
-		logf("P1 gfal2 run %d: %s, %d processes (%d exited non-zero, refusals included)", i+1, bench.Secs(r.Wall), r.Ops, r.Failed)
-	}
-	gf := bench.Median(gwalls)
-	ratio := gf.Seconds() / gp.Seconds()
-	if len(hung) > 0 {
-		nh := bench.Median(gwallsNoHang)
-		notes = append(notes, fmt.Sprintf("P1 gfal2: %d operations hung until killed at %v (%s); without them gfal2 takes %s, %.1f× gridprobe's time.",
-			len(hung), bench.GfalOpTimeout, strings.Join(hung, "; "), bench.Secs(nh), nh.Seconds()/gp.Seconds()))
-	}
-	notes = append(notes, fmt.Sprintf("P1 gfal2: %s per run (median of %d), %d gfal-* processes, %d of them exit non-zero (the expected refusals among them); tokens fetched before timing, gfal2 is not charged for them.",
-		bench.Secs(gf), o.gfalRuns, nops, failed))
-	return []bench.Row{{Figure: fig, Measured: fmt.Sprintf("%.1f× (gridprobe %s, gfal2 %s)", ratio, bench.Secs(gp), bench.Secs(gf)),
-		Target: target, Verdict: bench.Verdict(ratio >= 30)}}, notes
 }
 
 func truncate(s string, n int) string {
