@@ -34,6 +34,8 @@ type opts struct {
 	p3Checks               string
 	p3HeapProfile          string
 	p3CPUProfile           string
+	tpcSizes               string
+	tpcRuns                int
 	only                   string
 	out                    string
 	config                 string
@@ -51,7 +53,9 @@ func main() {
 	flag.StringVar(&o.p3Checks, "p3-checks", "light", "P3: light (connection, TLS, session bring-up, token read) or all")
 	flag.StringVar(&o.p3HeapProfile, "p3-heapprofile", "", "P3: write the heap profile of the many-site child at its peak heap to this file")
 	flag.StringVar(&o.p3CPUProfile, "p3-cpuprofile", "", "P3: write the CPU profile of the many-site child's round to this file")
-	flag.StringVar(&o.only, "only", "P1,P1b,P2,P3,P4,P5", "which figures to measure (P1b: gfal2 in one Python process)")
+	flag.StringVar(&o.tpcSizes, "tpc-sizes", "1,16,64", "TPC: file sizes in MiB")
+	flag.IntVar(&o.tpcRuns, "tpc-runs", 3, "TPC: copies of each size (median)")
+	flag.StringVar(&o.only, "only", "P1,P1b,P2,P3,P4,P5,TPC", "which figures to measure (P1b: gfal2 in one Python process)")
 	flag.StringVar(&o.out, "o", "bench/RESULTS.md", "write the table here too (empty: don't)")
 	flag.StringVar(&o.config, "c", "sites.yaml", "P1: the testbed's sites.yaml")
 	child := flag.String("child", "", "internal: run one P3 round from this config and print JSON")
@@ -103,6 +107,10 @@ func main() {
 	}
 	if want("P5") {
 		r, n := p5(ctx, o)
+		rows, notes = append(rows, r...), append(notes, n...)
+	}
+	if want("TPC") {
+		r, n := tpc(ctx, o)
 		rows, notes = append(rows, r...), append(notes, n...)
 	}
 	command := "make bench  (go run ./bench/cmd/bench " + strings.Join(os.Args[1:], " ") + ")"
