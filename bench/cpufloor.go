@@ -8,8 +8,10 @@ import (
 	"fmt"
 	"hash/adler32"
 	"net"
+	"runtime"
 	"syscall"
 	"time"
+	"unsafe"
 
 	"github.com/gridprobe/gridprobe/internal/cred"
 )
@@ -17,8 +19,12 @@ import (
 // P3's CPU floor: what a site of the P3 check set must cost the probe's
 // CPU whatever the code, from first principles — the TLS handshakes its
 // checks need, times one handshake's measured cost, plus the bytes it must
-// decrypt and checksum, times the measured throughput of AES-GCM and
-// adler32 — against which the probe's measured CPU per site is held.
+// receive, decrypt and checksum, times the measured cost per byte of
+// reading them from a socket, AES-GCM and adler32 — against which the
+// probe's measured CPU per site is held. Receiving counts because a
+// handshake's measured cost includes its own system calls: the bytes of a
+// read cannot be decrypted before read(2) has copied them out of the
+// kernel.
 //
 // Every unit cost is measured in this process, with the CPU time the
 // process used (getrusage), not wall time, so other load on the machine
@@ -29,21 +35,24 @@ import (
 // cipher it picks for the probe; it includes the TCP connect and close, as
 // every handshake of a check does. AES-GCM opens 16 KiB records (TLS's
 // largest) with the key size of the negotiated suite; adler32 is
-// hash/adler32 over 16 KiB writes, as the probe's reads arrive.
+// hash/adler32 over 16 KiB writes, as the probe's reads arrive; receiving
+// is 16 KiB reads from a loopback TCP socket kept full by a writer on
+// another thread, timed with the reading thread's own CPU clock.
 
 // UnitCosts are the measured costs of the floor's operations.
 type UnitCosts struct {
 	Handshake time.Duration // client CPU of connect + TLS handshake + close
 	// Version, Cipher and Curve are what the testbed negotiated.
 	Version, Cipher, Curve string
+	ReceivePerMiB          time.Duration // read(2) from a TCP socket
 	DecryptPerMiB          time.Duration // AES-GCM open
 	Adler32PerMiB          time.Duration
 }
 
 // String describes the costs for a note.
 func (u UnitCosts) String() string {
-	return fmt.Sprintf("a TLS handshake %.0f µs (%s, %s, %s; connect and close included), AES-GCM open %.0f µs/MiB, adler32 %.0f µs/MiB",
-		us(u.Handshake), u.Version, u.Cipher, u.Curve, us(u.DecryptPerMiB), us(u.Adler32PerMiB))
+	return fmt.Sprintf("a TLS handshake %.0f µs (%s, %s, %s; connect and close included), receiving %.0f µs/MiB, AES-GCM open %.0f µs/MiB, adler32 %.0f µs/MiB",
+		us(u.Handshake), u.Version, u.Cipher, u.Curve, us(u.ReceivePerMiB), us(u.DecryptPerMiB), us(u.Adler32PerMiB))
 }
 
 func us(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) }
@@ -113,7 +122,8 @@ func MeasureUnitCosts(ctx context.Context, hostport, caDir string, n int) (UnitC
 		return u, err
 	}
 	u.Adler32PerMiB = adler32PerMiB()
-	return u, nil
+	u.ReceivePerMiB, err = receivePerMiB()
+	return u, err
 }
 
 const (
@@ -205,6 +215,58 @@ func WorkOf(checks map[string][]string, refSize int64) SiteWork {
 func (w SiteWork) Floor(u UnitCosts) time.Duration {
 	const mib = 1 << 20
 	return time.Duration(w.Handshakes)*u.Handshake +
-		time.Duration(float64(w.Decrypted)/mib*float64(u.DecryptPerMiB)) +
+		time.Duration(float64(w.Decrypted)/mib*float64(u.ReceivePerMiB+u.DecryptPerMiB)) +
 		time.Duration(float64(w.Checksummed)/mib*float64(u.Adler32PerMiB))
+}
+
+// receivePerMiB is the CPU of taking 1 MiB out of a loopback TCP socket in
+// 16 KiB reads (read(2), Go's netpoller when the socket is empty), as the
+// probe's TLS connections do. It is the reading thread's own CPU time
+// (CLOCK_THREAD_CPUTIME_ID, the goroutine locked to its thread), so the
+// writer feeding the socket from another thread is not counted.
+func receivePerMiB() (time.Duration, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer ln.Close()
+	const total = throughput << 20
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		buf := make([]byte, 64<<10)
+		for sent := 0; sent < total; sent += len(buf) {
+			if _, err := c.Write(buf); err != nil {
+				return
+			}
+		}
+	}()
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		return 0, err
+	}
+	defer c.Close()
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	buf := make([]byte, record)
+	t0 := threadCPU()
+	for got := 0; got < total; {
+		n, err := c.Read(buf)
+		got += n
+		if err != nil {
+			return 0, fmt.Errorf("loopback read after %d B: %w", got, err)
+		}
+	}
+	return (threadCPU() - t0) / throughput, nil
+}
+
+// threadCPU is the calling thread's CPU time.
+func threadCPU() time.Duration {
+	var ts syscall.Timespec
+	const clockThreadCPUTime = 3 // CLOCK_THREAD_CPUTIME_ID
+	_, _, _ = syscall.Syscall(syscall.SYS_CLOCK_GETTIME, clockThreadCPUTime, uintptr(unsafe.Pointer(&ts)), 0)
+	return time.Duration(ts.Nano())
 }

@@ -29,7 +29,7 @@ func TestMeasureUnitCostsAgainstTestbed(t *testing.T) {
 		t.Errorf("handshake %v", c.Handshake)
 	}
 	// AES-GCM and adler32 run at 0.1–20 GB/s on anything that runs Go
-	for name, d := range map[string]time.Duration{"aes-gcm": c.DecryptPerMiB, "adler32": c.Adler32PerMiB} {
+	for name, d := range map[string]time.Duration{"aes-gcm": c.DecryptPerMiB, "adler32": c.Adler32PerMiB, "receive": c.ReceivePerMiB} {
 		if d < 50*time.Microsecond || d > 10*time.Millisecond {
 			t.Errorf("%s: %v per MiB", name, d)
 		}
@@ -44,7 +44,7 @@ func TestWorkOfTheLightSet(t *testing.T) {
 	if w.Handshakes != 3 || w.Checksummed != 2<<20 || w.Decrypted != 2<<20+2*rangedRead || len(w.Uncounted) != 0 {
 		t.Errorf("%+v", w)
 	}
-	u := UnitCosts{Handshake: time.Millisecond, DecryptPerMiB: 200 * time.Microsecond, Adler32PerMiB: 300 * time.Microsecond}
+	u := UnitCosts{Handshake: time.Millisecond, ReceivePerMiB: 100 * time.Microsecond, DecryptPerMiB: 100 * time.Microsecond, Adler32PerMiB: 300 * time.Microsecond}
 	want := 3*time.Millisecond + 400*time.Microsecond + 1562 + 600*time.Microsecond // 2 ranged reads: 8 KiB at 200 µs/MiB
 	if got := w.Floor(u); got != want {
 		t.Errorf("floor %v, want %v", got, want)

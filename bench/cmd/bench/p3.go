@@ -328,10 +328,10 @@ func p3CPU(ctx context.Context, o opts, fig string, m p3Round) (bench.Row, []str
 	floor := work.Floor(u)
 	ratio := perSite.Seconds() / floor.Seconds()
 	mib := func(b int64) float64 { return float64(b) / (1 << 20) }
-	notes := []string{fmt.Sprintf("P3a floor per site: %d TLS handshakes × %.0f µs + %.2f MiB decrypted × %.0f µs/MiB + %.2f MiB adler32 × %.0f µs/MiB = %.2f ms; "+
-		"no GSI login (the light set's XRootD session logs in with ztn). Unit costs measured in the bench process (CPU time, getrusage): %s. "+
+	notes := []string{fmt.Sprintf("P3a floor per site: %d TLS handshakes × %.0f µs + %.2f MiB received and decrypted × (%.0f + %.0f) µs/MiB + %.2f MiB adler32 × %.0f µs/MiB = %.2f ms; "+
+		"no GSI login (the light set's XRootD session logs in with ztn). Unit costs measured in the bench process (CPU time): %s. "+
 		"The links saw %.2f TLS connections and %.2f MiB sent down per site.",
-		work.Handshakes, us(u.Handshake), mib(work.Decrypted), us(u.DecryptPerMiB), mib(work.Checksummed), us(u.Adler32PerMiB), msOf(floor),
+		work.Handshakes, us(u.Handshake), mib(work.Decrypted), us(u.ReceivePerMiB), us(u.DecryptPerMiB), mib(work.Checksummed), us(u.Adler32PerMiB), msOf(floor),
 		u, float64(m.links.Spoken)/sites, mib(m.links.BytesDown)/sites),
 		fmt.Sprintf("P3a probe CPU: %.2f ms a site over the median %d-site round (getrusage of the probe process from building the round to its last cleanup; "+
 			"process start-up and reading sites.yaml, %.0f ms in all, left out).", msOf(perSite), o.sites, float64(m.r.CPUNS-m.r.RoundCPUNS)/1e6)}
