@@ -56,7 +56,7 @@ func main() {
 	flag.StringVar(&o.tpcSizes, "tpc-sizes", "1,16,64", "TPC: file sizes in MiB")
 	flag.IntVar(&o.tpcRuns, "tpc-runs", 3, "TPC: copies of each size (median)")
 	flag.StringVar(&o.only, "only", "P1,P1b,P2,P3,P4,P5,TPC", "which figures to measure (P1b: gfal2 in one Python process)")
-	flag.StringVar(&o.out, "o", "bench/RESULTS.md", "write the table here too (empty: don't)")
+	flag.StringVar(&o.out, "o", "bench/RESULTS.md", "write the table here too, between its bench:begin/end markers (empty: don't)")
 	flag.StringVar(&o.config, "c", "sites.yaml", "P1: the testbed's sites.yaml")
 	child := flag.String("child", "", "internal: run one P3 round from this config and print JSON")
 	childP5 := flag.String("child-p5", "", "internal: import, validate and plan this feed once and print JSON")
@@ -118,8 +118,8 @@ func main() {
 	bench.WriteTable(&sb, rows, strings.TrimSpace(command), notes)
 	fmt.Print("\n" + sb.String())
 	if o.out != "" {
-		text := "# gridprobe benchmarks (latest run)\n\n" + sb.String()
-		if err := os.WriteFile(o.out, []byte(text), 0o644); err != nil {
+		old, _ := os.ReadFile(o.out) // a missing file starts afresh
+		if err := os.WriteFile(o.out, []byte(bench.ReplaceGenerated(string(old), sb.String())), 0o644); err != nil {
 			fmt.Fprintf(os.Stderr, "bench: %v\n", err)
 		}
 	}
