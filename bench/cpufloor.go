@@ -126,6 +126,24 @@ func MeasureUnitCosts(ctx context.Context, hostport, caDir string, n int) (UnitC
 	return u, err
 }
 
+// MeanCosts averages unit costs measured at several times (the negotiated
+// parameters are the first's).
+func MeanCosts(cs ...UnitCosts) UnitCosts {
+	if len(cs) == 0 {
+		return UnitCosts{}
+	}
+	m := cs[0]
+	m.Handshake, m.ReceivePerMiB, m.DecryptPerMiB, m.Adler32PerMiB = 0, 0, 0, 0
+	n := time.Duration(len(cs))
+	for _, c := range cs {
+		m.Handshake += c.Handshake / n
+		m.ReceivePerMiB += c.ReceivePerMiB / n
+		m.DecryptPerMiB += c.DecryptPerMiB / n
+		m.Adler32PerMiB += c.Adler32PerMiB / n
+	}
+	return m
+}
+
 const (
 	record     = 16 << 10 // TLS's largest record payload
 	throughput = 256      // MiB per throughput measurement

@@ -53,3 +53,12 @@ func TestWorkOfTheLightSet(t *testing.T) {
 		t.Errorf("uncounted %v", w.Uncounted)
 	}
 }
+
+func TestMeanCosts(t *testing.T) {
+	a := UnitCosts{Handshake: 1000, ReceivePerMiB: 10, DecryptPerMiB: 20, Adler32PerMiB: 30, Cipher: "x"}
+	b := UnitCosts{Handshake: 3000, ReceivePerMiB: 30, DecryptPerMiB: 40, Adler32PerMiB: 50, Cipher: "y"}
+	m := MeanCosts(a, b)
+	if m.Handshake != 2000 || m.ReceivePerMiB != 20 || m.DecryptPerMiB != 30 || m.Adler32PerMiB != 40 || m.Cipher != "x" {
+		t.Errorf("%+v", m)
+	}
+}

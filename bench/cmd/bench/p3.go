@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/url"
 	"os"
@@ -245,7 +246,7 @@ func p3(ctx context.Context, o opts) ([]bench.Row, []string) {
 	slices.SortFunc(ones, byWall)
 	slices.SortFunc(manys, byWall)
 	one, m := ones[len(ones)/2], manys[len(manys)/2] // the median rounds
-	rowA, notes := p3CPU(ctx, o, figA, m)
+	rowA, notes := p3CPU(o, figA, m)
 	rowB, n := p3Wall(o, one, m, manys)
 	notes = append(notes, n...)
 	rows, n := p3Memory(o, manys)
@@ -270,10 +271,13 @@ func p3Rounds(ctx context.Context, o opts, tmp string) (ones, manys []p3Round, e
 			return nil, nil, err
 		}
 		logf("P3 run %d, one site: %s, %s", i+1, bench.Secs(time.Duration(one.r.WallNS)), one.r.Tally)
+		before, uerr := measureUnits(ctx)
 		many, err := p3Run(ctx, o, tmp, o.sites)
 		if err != nil {
 			return nil, nil, err
 		}
+		after, uerr2 := measureUnits(ctx)
+		many.units, many.unitsErr = []bench.UnitCosts{before, after}, errors.Join(uerr, uerr2)
 		logf("P3 run %d, %d sites: %s, %s, probe CPU %.1f ms a site, RSS %d MB", i+1, o.sites, bench.Secs(time.Duration(many.r.WallNS)), many.r.Tally,
 			float64(many.r.RoundCPUNS)/1e6/float64(o.sites), many.r.VmHWMkB>>10)
 		ones, manys = append(ones, one), append(manys, many)
@@ -305,10 +309,18 @@ func p3Run(ctx context.Context, o opts, tmp string, n int) (p3Round, error) {
 	return x, err
 }
 
+// measureUnits measures the floor's unit costs (bench/cpufloor.go): the
+// handshakes against the testbed SE's https port.
+func measureUnits(ctx context.Context) (bench.UnitCosts, error) {
+	return bench.MeasureUnitCosts(ctx, hostOf(os.Getenv("GRIDPROBE_WEBDAV_URL")), os.Getenv("X509_CERT_DIR"), 300)
+}
+
 // p3CPU is figure (a): the probe's CPU per site in the median many-site
-// round against the floor of the check set's work, at unit costs measured
-// now (nothing else of the bench runs meanwhile).
-func p3CPU(ctx context.Context, o opts, fig string, m p3Round) (bench.Row, []string) {
+// round against the floor of the check set's work, at the mean of the unit
+// costs measured just before and just after that round (CPU time per
+// operation rises when the machine is busy, for the probe as for the
+// measurement: measuring on both sides of the round keeps the two alike).
+func p3CPU(o opts, fig string, m p3Round) (bench.Row, []string) {
 	target := fmt.Sprintf("≤ %.1f", p3aTarget)
 	sites := float64(o.sites)
 	perSite := time.Duration(float64(m.r.RoundCPUNS) / sites)
@@ -321,17 +333,17 @@ func p3CPU(ctx context.Context, o opts, fig string, m p3Round) (bench.Row, []str
 	if checks == nil || len(work.Uncounted) > 0 {
 		return notMeasured(fig, target, "the floor is counted for the light check set only"), nil
 	}
-	u, err := bench.MeasureUnitCosts(ctx, hostOf(os.Getenv("GRIDPROBE_WEBDAV_URL")), os.Getenv("X509_CERT_DIR"), 300)
-	if err != nil {
-		return notMeasured(fig, target, "unit costs: "+err.Error()), nil
+	if m.unitsErr != nil {
+		return notMeasured(fig, target, "unit costs: "+m.unitsErr.Error()), nil
 	}
+	u := bench.MeanCosts(m.units...)
 	floor := work.Floor(u)
 	ratio := perSite.Seconds() / floor.Seconds()
 	mib := func(b int64) float64 { return float64(b) / (1 << 20) }
-	notes := []string{fmt.Sprintf("P3a floor per site: %d TLS handshakes × %.0f µs + %.2f MiB received and decrypted × (%.0f + %.0f) µs/MiB + %.2f MiB adler32 × %.0f µs/MiB = %.2f ms; "+
+	notes := []string{fmt.Sprintf("P3a floor per site (unit costs: the mean of those measured just before and just after the round, floors %.2f and %.2f ms): %d TLS handshakes × %.0f µs + %.2f MiB received and decrypted × (%.0f + %.0f) µs/MiB + %.2f MiB adler32 × %.0f µs/MiB = %.2f ms; "+
 		"no GSI login (the light set's XRootD session logs in with ztn). Unit costs measured in the bench process (CPU time): %s. "+
 		"The links saw %.2f TLS connections and %.2f MiB sent down per site.",
-		work.Handshakes, us(u.Handshake), mib(work.Decrypted), us(u.ReceivePerMiB), us(u.DecryptPerMiB), mib(work.Checksummed), us(u.Adler32PerMiB), msOf(floor),
+		msOf(work.Floor(m.units[0])), msOf(work.Floor(m.units[1])), work.Handshakes, us(u.Handshake), mib(work.Decrypted), us(u.ReceivePerMiB), us(u.DecryptPerMiB), mib(work.Checksummed), us(u.Adler32PerMiB), msOf(floor),
 		u, float64(m.links.Spoken)/sites, mib(m.links.BytesDown)/sites),
 		fmt.Sprintf("P3a probe CPU: %.2f ms a site over the median %d-site round (getrusage of the probe process from building the round to its last cleanup; "+
 			"process start-up and reading sites.yaml, %.0f ms in all, left out).", msOf(perSite), o.sites, float64(m.r.CPUNS-m.r.RoundCPUNS)/1e6)}
@@ -443,6 +455,10 @@ type p3Round struct {
 	r              childResult
 	seCPU, linkCPU time.Duration
 	seKnown        bool // the SE ran throughout (its CPU is known)
-	links          bench.LinkStats
-	overflows      int64 // connections the kernel dropped at full accept queues
+	// units are the floor's unit costs measured just before and just
+	// after a many-site round.
+	units     []bench.UnitCosts
+	unitsErr  error
+	links     bench.LinkStats
+	overflows int64 // connections the kernel dropped at full accept queues
 }
