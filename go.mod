@@ -15,7 +15,6 @@ require (
 	github.com/studio-b12/gowebdav v0.13.0
 	go-hep.org/x/hep v0.40.0
 	go.yaml.in/yaml/v3 v3.0.6
-	golang.org/x/oauth2 v0.37.0
 	golang.org/x/term v0.47.0
 )
 

@@ -19,9 +19,9 @@ func TestRenderMetricsHasEverySeries(t *testing.T) {
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
 	body := rec.Body.String()
-	// 5 series per check: state, success, duration, last run, last change
-	if got := strings.Count(body, "\ngridprobe_check_"); got != 3*30*5 {
-		t.Errorf("%d series, want %d", got, 3*30*5)
+	// 6 series per check: state, success, party, duration, last run, last change
+	if got := strings.Count(body, "\ngridprobe_check_"); got != 3*30*6 {
+		t.Errorf("%d series, want %d", got, 3*30*6)
 	}
 	// 2 services per site, each with its round metrics
 	if got := strings.Count(body, "\n"+metrics.RoundInterval+"{"); got != 3*2 {

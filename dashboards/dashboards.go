@@ -125,8 +125,14 @@ func row(title string, y int) Panel {
 // the same thing for alerting and long ranges).
 var (
 	// siteReady: 1 if every check of the credential passed at the site for
-	// the protocol (all its endpoints of that protocol).
-	siteReadyExpr = fmt.Sprintf(`min by (site, protocol, vo, credential) (%s{credential=~"x509|token", check!="99summary"})`, m.CheckSuccess)
+	// the protocol (all its endpoints of that protocol). Checks failing for
+	// a central service (the token issuer) or the probe itself say nothing
+	// about the site and are left out; so are the issuers' own rows.
+	siteReadyExpr = fmt.Sprintf(`min by (site, protocol, vo, credential) (%s{credential=~"x509|token", check!="99summary", protocol!="issuer"} unless on (%s) (%s >= %d))`,
+		m.CheckSuccess, checkLabels, m.CheckParty, m.PartyCentral)
+	checkLabels = "site, service, protocol, check, credential, vo"
+	// issuerSel selects the issuer services of the chosen VOs.
+	issuerSel = `protocol="issuer", vo=~"$vo"`
 )
 
 func tokenReadiness() *Dashboard {
@@ -135,8 +141,8 @@ func tokenReadiness() *Dashboard {
 		row("Token readiness", 0),
 		{
 			Type: "bargauge", Title: "Sites ready per protocol: proxy (x509) vs token",
-			Description: "Share of sites where every check of the credential passes for the protocol (all endpoints of that protocol at the site). x509 = the proxy (crt) checks, token = the WLCG JWT (tkn) checks.",
-			GridPos:     GridPos{H: 8, W: 12, X: 0, Y: 1},
+			Description: "Share of sites where every check of the credential passes for the protocol (all endpoints of that protocol at the site). x509 = the proxy (crt) checks, token = the WLCG JWT (tkn) checks. Checks failing because of the token issuer or the probe itself are left out.",
+			GridPos:     GridPos{H: 8, W: 10, X: 0, Y: 1},
 			Targets:     []Target{{RefID: "A", Datasource: ds, Expr: ready, LegendFormat: "{{protocol}} {{credential}}", Instant: true, Format: "time_series"}},
 			FieldConfig: FieldConfig{Defaults: FieldDefaults{Unit: "percent", Min: f64(0), Max: f64(100), Decimals: intp(0), Thresholds: percentThresholds(),
 				Color: map[string]any{"mode": "thresholds"}}},
@@ -146,7 +152,7 @@ func tokenReadiness() *Dashboard {
 		{
 			Type: "stat", Title: "Sites with every token check OK",
 			Description: "Sites whose token checks all pass, over sites with token checks, for the selected protocols.",
-			GridPos:     GridPos{H: 8, W: 6, X: 12, Y: 1},
+			GridPos:     GridPos{H: 8, W: 5, X: 10, Y: 1},
 			Targets: []Target{{RefID: "A", Datasource: ds, Instant: true, Format: "time_series", LegendFormat: "ready",
 				Expr: fmt.Sprintf(`count(min by (site) (%[1]s{credential="token", %[2]s}) == 1) or vector(0)`, RecSiteReady, sel)},
 				{RefID: "B", Datasource: ds, Instant: true, Format: "time_series", LegendFormat: "with token checks",
@@ -156,16 +162,18 @@ func tokenReadiness() *Dashboard {
 				"reduceOptions": map[string]any{"calcs": []string{"lastNotNull"}, "fields": "", "values": false}},
 		},
 		{
-			Type: "stat", Title: "Failing token checks",
-			Description: "Token checks (not summaries) currently not OK/WARNING.",
-			GridPos:     GridPos{H: 8, W: 6, X: 18, Y: 1},
+			Type: "stat", Title: "Failing token checks (the sites')",
+			Description: "Token checks (not summaries) currently not OK/WARNING for the site's own fault; those failing because of the token issuer are counted beside it.",
+			GridPos:     GridPos{H: 8, W: 4, X: 15, Y: 1},
 			Targets: []Target{{RefID: "A", Datasource: ds, Instant: true, Format: "time_series", LegendFormat: "failing",
-				Expr: fmt.Sprintf(`count(%s{credential="token", check!="99summary", %s} == 0) or vector(0)`, m.CheckSuccess, sel)}},
+				Expr: fmt.Sprintf(`count((%s{credential="token", check!="99summary", %s} == 0) and on (%s) (%s == %d)) or vector(0)`,
+					m.CheckSuccess, sel, checkLabels, m.CheckParty, m.PartySite)}},
 			FieldConfig: FieldConfig{Defaults: FieldDefaults{Unit: "none", Decimals: intp(0), Color: map[string]any{"mode": "thresholds"},
 				Thresholds: &Thresholds{Mode: "absolute", Steps: []Step{{Color: "green"}, {Color: "red", Value: f64(1)}}}}},
 			Options: map[string]any{"colorMode": "background", "graphMode": "none", "textMode": "value",
 				"reduceOptions": map[string]any{"calcs": []string{"lastNotNull"}, "fields": "", "values": false}},
 		},
+		issuerStat(),
 		{
 			Type: "timeseries", Title: "Readiness over time",
 			Description: "Share of sites ready per protocol and credential (the recording rule " + RecSiteReady + ").",
@@ -230,6 +238,7 @@ func tokenReadiness() *Dashboard {
 			Options: map[string]any{"showHeader": true, "cellHeight": "sm"},
 		},
 	}
+	panels = append(panels, issuerPanels(41)...)
 	return base("gridprobe-token-readiness", "gridprobe · token readiness",
 		"WLCG token readiness of storage and compute endpoints, from gridprobe's ETF-style checks.", panels)
 }

@@ -61,13 +61,25 @@ func Rules() RuleFile {
 				Alert: "GridprobeTokenCheckFailing",
 				// The time in state comes from the probe itself, so the alert
 				// survives Prometheus restarts and needs no long `for`.
-				Expr: fmt.Sprintf(`(time() - %s > %d) and on (site, service, protocol, check, credential, vo) (%s{credential="token", check!="99summary"} == 0)`,
-					m.CheckLastChange, TokenFailingHours*3600, m.CheckSuccess),
+				// Only the site's own failures: a token check UNKNOWN because
+				// the issuer is down is the issuer alert's business.
+				Expr: fmt.Sprintf(`(time() - %s > %d) and on (%s) (%s{credential="token", check!="99summary"} == 0) and on (%s) (%s == %d)`,
+					m.CheckLastChange, TokenFailingHours*3600, checkLabels, m.CheckSuccess, checkLabels, m.CheckParty, m.PartySite),
 				For:    "5m",
 				Labels: map[string]string{"severity": "warning"},
 				Annotations: map[string]string{
 					"summary":     "Token check {{ $labels.check }} failing at {{ $labels.site }} for more than " + fmt.Sprint(TokenFailingHours) + "h",
 					"description": "{{ $labels.service }} ({{ $labels.protocol }}, VO {{ $labels.vo }}) at {{ $labels.site }}: {{ $labels.check }} has not passed with a token for {{ $value | humanizeDuration }}. Rerun it with `probe run --site {{ $labels.site }} --check {{ $labels.check }} --reproduce` or GET /probe?site={{ $labels.site }}&service={{ $labels.service }}&check={{ $labels.check }}&debug=true.",
+				},
+			},
+			{
+				Alert:  "GridprobeIssuerFailing",
+				Expr:   fmt.Sprintf(`%s{protocol="issuer", check="99summary"} == 2`, m.CheckState),
+				For:    "10m",
+				Labels: map[string]string{"severity": "critical"},
+				Annotations: map[string]string{
+					"summary":     "Token issuer {{ $labels.service }} (VO {{ $labels.vo }}) is CRITICAL",
+					"description": "The token issuer checked as {{ $labels.service }} at {{ $labels.site }} fails (see its 1connection, 2ssl, 3discovery, 4jwks, 5token). Meanwhile every site token check reports UNKNOWN for the central service and no site alert fires. Rerun it with `probe run --site {{ $labels.site }} --service issuer --reproduce`.",
 				},
 			},
 			{

@@ -2,10 +2,12 @@
 # install-deps.sh — install the Debian packages the tests need besides the
 # testbed's own (testbed/up.sh installs those): Prometheus (promtool, the
 # real server the dashboard tests scrape with) and Chromium (status-page
-# test) and gfal2's file plugin (the benchmark's gfal2 baseline downloads
-# to file://). Does nothing when everything is there; retries a busy dpkg lock.
+# test), gfal2's file plugin (the benchmark's gfal2 baseline downloads
+# to file://) and oidc-agent (the refresh-token source is tested with it as
+# a real client of the testbed issuer). Does nothing when everything is
+# there; retries a busy dpkg lock.
 set -euo pipefail
-PKGS=(prometheus chromium ca-certificates openssl curl gcc gfal2-plugin-file)
+PKGS=(prometheus chromium ca-certificates openssl curl gcc gfal2-plugin-file oidc-agent)
 missing=()
 for p in "${PKGS[@]}"; do
 	st=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)

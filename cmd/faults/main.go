@@ -59,10 +59,17 @@ func main() {
 		fmt.Fprintln(os.Stderr, "faults:", err)
 		os.Exit(2)
 	}
+	isf, err := faults.RunIssuerSuite(ctx, tb, faults.IssuerOptions{Sites: 20, Log: os.Stderr})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "faults: issuer:", err)
+		os.Exit(2)
+	}
 	fmt.Println()
 	f.Table(os.Stdout)
+	isf.Table(os.Stdout)
 	fmt.Printf("suite took %s\n", time.Since(start).Round(time.Second))
-	fails := f.Failures()
+	f.Problems = append(f.Problems, isf.Problems...)
+	fails := append(f.Failures(), isf.Failures()...)
 	if len(fails) == 0 {
 		fmt.Println("PASS: every figure is right")
 		return

@@ -14,6 +14,7 @@ import (
 	"github.com/gridprobe/gridprobe/internal/config"
 	"github.com/gridprobe/gridprobe/internal/engine"
 	"github.com/gridprobe/gridprobe/internal/plan"
+	"github.com/gridprobe/gridprobe/internal/protocol"
 	"github.com/gridprobe/gridprobe/internal/testbedenv"
 	"github.com/gridprobe/gridprobe/probes/probe"
 )
@@ -77,6 +78,11 @@ func TestImportTestbedPlansTheSameChecks(t *testing.T) {
 	testbedenv.Setenv(t)
 	imported := planOf(t, importTestbed(t))
 	written := planOf(t, "../../sites.yaml")
+	for key, w := range written { // a type no feed lists (the token issuer) is not imported
+		if spec, ok := protocol.Lookup(w.Config.Type); !ok || len(spec.Flavours) == 0 {
+			delete(written, key)
+		}
+	}
 	if len(imported) != 4 || len(written) != len(imported) {
 		t.Fatalf("%d imported services, %d written", len(imported), len(written))
 	}

@@ -186,7 +186,7 @@ func TestErrors(t *testing.T) {
 		{"unknown top key", "vo: v\nsite: []\n", []string{
 			`sites.yaml:1:1: config: missing required field "sites" (or sites_from)`,
 			`sites.yaml:2:1: unknown key "site" in config (did you mean "sites"?)`}},
-		{"unknown key no suggestion", svc("colour: red"), []string{`sites.yaml:7:9: unknown key "colour" in service (known: type, url, name, vo, scope_base, read_file, write_dir, foreign_file, federation, queue, audience, timeout, skip, interval, summary, path)`}},
+		{"unknown key no suggestion", svc("colour: red"), []string{`sites.yaml:7:9: unknown key "colour" in service (known: type, url, name, vo, scope_base, read_file, write_dir, foreign_file, federation, queue, audience, timeout, skip, interval, summary, path, issuer, scope)`}},
 		{"unknown defaults key", "defaults:\n  timout: 1s\n" + base, []string{`sites.yaml:2:3: unknown key "timout" in defaults (did you mean "timeout"?)`}},
 		{"unknown site key", "vo: v\nsites:\n  - name: S\n    budgit: 1m\n    services: [{type: webdav, url: 'https://a'}]\n",
 			[]string{`sites.yaml:4:5: unknown key "budgit" in site (did you mean "budget"?)`}},
@@ -207,7 +207,7 @@ func TestErrors(t *testing.T) {
 		{"missing url", "vo: v\nsites:\n  - name: S\n    services:\n      - type: webdav\n", []string{`sites.yaml:5:9: service: missing required field "url"`}},
 		{"empty url", "vo: v\nsites:\n  - name: S\n    services:\n      - type: webdav\n        url: ''\n", []string{`sites.yaml:6:14: url: must not be empty`}},
 		{"bad type", "vo: v\nsites:\n  - name: S\n    services:\n      - type: webdva\n        url: https://a\n",
-			[]string{`sites.yaml:5:15: type "webdva": must be one of arc-ce, htcondor-ce, webdav, xrootd (did you mean "webdav"?)`}},
+			[]string{`sites.yaml:5:15: type "webdva": must be one of arc-ce, htcondor-ce, issuer, webdav, xrootd (did you mean "webdav"?)`}},
 		{"bad scheme webdav", "vo: v\nsites:\n  - name: S\n    services:\n      - type: webdav\n        url: htps://x\n",
 			[]string{`sites.yaml:6:14: url "htps://x": scheme must be https or davs for type webdav`}},
 		{"http refused", "vo: v\nsites:\n  - name: S\n    services:\n      - type: webdav\n        url: http://x\n",
@@ -311,7 +311,7 @@ func TestErrors(t *testing.T) {
 				`sites.yaml:7:14: url "htps://a": scheme must be https or davs for type webdav`,
 				`sites.yaml:8:9: unknown key "tiemout" in service (did you mean "timeout"?)`,
 				`sites.yaml:9:9: service: missing required field "url"`,
-				`sites.yaml:9:15: type "nope": must be one of arc-ce, htcondor-ce, webdav, xrootd`,
+				`sites.yaml:9:15: type "nope": must be one of arc-ce, htcondor-ce, issuer, webdav, xrootd`,
 			}},
 	}
 	for _, tt := range tests {

@@ -98,7 +98,7 @@ func TestSummaryErrors(t *testing.T) {
 		{"unknown key in a rule", rules("    - {type: webdav, comissioning: [2ssl]}\n"),
 			[]string{`sites.yaml:4:22: unknown key "comissioning" in defaults.summary[0] (did you mean "commissioning"?)`}},
 		{"bad type", rules("    - {type: webdaw}\n"),
-			[]string{`sites.yaml:4:14: defaults.summary[0].type "webdaw": must be one of arc-ce, htcondor-ce, webdav, xrootd`}},
+			[]string{`sites.yaml:4:14: defaults.summary[0].type "webdaw": must be one of arc-ce, htcondor-ce, issuer, webdav, xrootd`}},
 		{"duplicate rule", rules("    - {type: webdav}\n    - {type: webdav, critical: [2ssl]}\n"),
 			[]string{`sites.yaml:5:7: defaults.summary[1]: a rule for type webdav is already defined at line 4`}},
 		{"bad effect", rules("    - {commissioning_effect: ignore}\n"),

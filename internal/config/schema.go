@@ -20,15 +20,16 @@ var (
 		"summary", "templates"}
 	credentialsKeys = []string{"x509", "token"}
 	x509Keys        = []string{"proxy", "foreign_proxy", "novoms_proxy", "ca_dir", "voms_dir"}
-	tokenKeys       = []string{"issuer", "client_id", "client_secret_file", "file", "ca_file"}
-	siteKeys        = []string{"name", "vo", "budget", "services", "groups"}
-	serviceKeys     = []string{"type", "url", "name", "vo", "scope_base", "read_file", "write_dir", "foreign_file",
-		"federation", "queue", "audience", "timeout", "skip", "interval", "summary", "path"}
+	tokenKeys       = []string{"issuer", "client_id", "client_secret_file", "file", "ca_file",
+		"refresh_token_file", "client_key_file", "issuer_url"}
+	siteKeys    = []string{"name", "vo", "budget", "services", "groups"}
+	serviceKeys = []string{"type", "url", "name", "vo", "scope_base", "read_file", "write_dir", "foreign_file",
+		"federation", "queue", "audience", "timeout", "skip", "interval", "summary", "path", "issuer", "scope"}
 	fileRefKeys = []string{"path", "adler32", "size"}
 
 	// typeOnlyKeys are the service keys that belong to some types only
 	// (which ones: internal/protocol).
-	typeOnlyKeys = append(append([]string{}, protocol.StorageKeys...), "federation", "queue")
+	typeOnlyKeys = append(append([]string{}, protocol.StorageKeys...), "federation", "queue", "issuer", "scope")
 )
 
 var (
@@ -193,6 +194,7 @@ func (d *decoder) credentials(n *yaml.Node, cr *Credentials) {
 	var fileNode *yaml.Node
 	tok.File, fileNode = d.str(t, "file", "file")
 	tok.CAFile, _ = d.str(t, "ca_file", "ca_file")
+	secretOptional := d.tokenMore(t, tok, issuer, issuerOK)
 
 	if issuer == "" && issuerOK {
 		for _, k := range []struct {
@@ -213,7 +215,7 @@ func (d *decoder) credentials(n *yaml.Node, cr *Credentials) {
 		val  string
 		node *yaml.Node
 		ok   bool
-	}{{"client_id", id, idNode, idOK}, {"client_secret_file", secret, secretNode, secretOK}} {
+	}{{"client_id", id, idNode, idOK}, {"client_secret_file", secret, secretNode, secretOK && !secretOptional}} {
 		switch {
 		case !k.ok:
 		case k.node == nil:
@@ -392,6 +394,7 @@ func (d *decoder) service(n *yaml.Node, site *Site, c *Config, prefixSet bool) (
 	}
 	d.duration(f, "interval", &svc.Interval, false)
 	svc.Skip = d.skip(f)
+	d.issuerService(f, &svc, c)
 	return svc, sn, len(d.errs) == errsBefore
 }
 

@@ -89,6 +89,15 @@ type Token struct {
 	File             string `yaml:"file,omitempty"`
 	// CAFile: extra PEM CA bundle trusted for the issuer's https endpoint.
 	CAFile string `yaml:"ca_file,omitempty"`
+	// RefreshTokenFile: a refresh token (re-read every round) exchanged at
+	// Issuer for narrow access tokens, instead of client credentials.
+	RefreshTokenFile string `yaml:"refresh_token_file,omitempty"`
+	// ClientKeyFile: a PEM private key for private_key_jwt client
+	// authentication, instead of ClientSecretFile.
+	ClientKeyFile string `yaml:"client_key_file,omitempty"`
+	// IssuerURL: where the issuer is reached when not at Issuer (a node or
+	// proxy in front of it); its discovery must still name Issuer.
+	IssuerURL string `yaml:"issuer_url,omitempty"`
 }
 
 // Site is one grid site.
@@ -150,6 +159,11 @@ type Service struct {
 
 	// Compute (arc-ce, htcondor-ce only).
 	Queue string `yaml:"queue,omitempty"`
+
+	// Issuer (type issuer only): the identifier the issuer must announce
+	// (default: the url), and the scope its token check asks for.
+	Issuer string `yaml:"issuer,omitempty"`
+	Scope  string `yaml:"scope,omitempty"`
 
 	// Audience is the token audience: as written, or the endpoint URL
 	// scheme://host[:port] (after normalisation).

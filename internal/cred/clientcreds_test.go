@@ -198,7 +198,7 @@ func TestClientCredentialsDiscoveryErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = c.Token(ctx, TokenRequest{Scopes: []string{"storage.read:/"}})
-	if err == nil || !strings.Contains(err.Error(), "issuer discovery") || !strings.Contains(err.Error(), "certificate") {
+	if err == nil || !strings.Contains(err.Error(), "discovery") || !strings.Contains(err.Error(), "certificate") || !IsCentral(err) {
 		t.Errorf("untrusted issuer: %v", err)
 	}
 	if c.Stats()[StatError] != 1 {
@@ -216,7 +216,7 @@ func TestClientCredentialsDiscoveryErrors(t *testing.T) {
 	}))
 	defer other.Close()
 	c, _ = NewClientCredentials(other.URL, is.clientID, secret, "")
-	c.client = other.Client()
+	c.ic.hc = other.Client()
 	_, err = c.Token(ctx, TokenRequest{Scopes: []string{"storage.read:/"}})
 	if err == nil || !strings.Contains(err.Error(), `metadata names issuer "https://elsewhere.example"`) {
 		t.Errorf("issuer mismatch: %v", err)
@@ -229,7 +229,7 @@ func TestClientCredentialsDiscoveryErrors(t *testing.T) {
 	// Issuer gone.
 	c, _ = NewClientCredentials(is.srv.URL, is.clientID, secret, is.caFile)
 	is.srv.Close()
-	if _, err = c.Token(ctx, TokenRequest{}); err == nil || !strings.Contains(err.Error(), "issuer discovery") {
+	if _, err = c.Token(ctx, TokenRequest{}); err == nil || !strings.Contains(err.Error(), "discovery") || !IsCentral(err) {
 		t.Errorf("issuer down: %v", err)
 	}
 }
@@ -238,20 +238,21 @@ func TestClientCredentialsDiscoveryErrors(t *testing.T) {
 // to the issuer (HTTP/1.1 or HTTP/2) keeps a goroutine running.
 func TestClientCredentialsCloseLeavesNoGoroutine(t *testing.T) {
 	is := newTestIssuer(t)
-	// Discovery over HTTP/2; its token endpoint is the issuer's HTTP/1.1 one.
+	// Discovery over HTTP/2 at another URL naming the issuer; its token
+	// endpoint is the issuer's HTTP/1.1 one.
 	var h2 *httptest.Server
 	var sawH2 atomic.Bool
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /.well-known/openid-configuration", func(w http.ResponseWriter, r *http.Request) {
 		sawH2.Store(r.ProtoMajor == 2)
-		fmt.Fprintf(w, `{"issuer":%q,"token_endpoint":%q}`, h2.URL, is.srv.URL+"/token")
+		fmt.Fprintf(w, `{"issuer":%q,"token_endpoint":%q}`, is.srv.URL, is.srv.URL+"/token")
 	})
 	h2 = httptest.NewUnstartedServer(mux)
 	h2.EnableHTTP2 = true
 	h2.StartTLS()
 	t.Cleanup(h2.Close)
 	c := is.client(t)
-	c.Issuer = h2.URL
+	c.ic.base = h2.URL // reached through another URL (IssuerConfig.URL)
 	var _ io.Closer = c
 	before := runtime.NumGoroutine()
 	if _, err := c.Token(ctxT(t), TokenRequest{Scopes: []string{"storage.read:/a"}, Audience: "https://localhost:1"}); err != nil {

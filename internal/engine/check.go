@@ -40,6 +40,11 @@ type Service struct {
 	// Close, when set, is called once after the service's checks and
 	// cleanups (to close pooled connections).
 	Close func()
+	// Party is whose service this is, when not a site's: a central
+	// service's row (the token issuer) carries its own failures as
+	// PartyCentral, and its summary is WARNING/CRITICAL for them. Empty:
+	// PartySite.
+	Party Party
 	// Summary, when set, is the summary policy of sites.yaml: which checks
 	// count for 99summary and which are in commissioning (policy.go). Nil:
 	// 99summary is the worst state of every check.
@@ -47,6 +52,14 @@ type Service struct {
 
 	// partial: only some checks were selected (Select); no 99summary then.
 	partial bool
+}
+
+// own is the party of the service's own failures.
+func (s *Service) own() Party {
+	if s.Party == "" {
+		return PartySite
+	}
+	return s.Party
 }
 
 // Site is one site: its services run one after the other within Budget.

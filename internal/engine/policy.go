@@ -60,24 +60,37 @@ func capAt(s, limit State) State {
 // policySummary makes the 99summary of a service that has a summary
 // policy: the worst of its critical checks and of its commissioning
 // checks capped at the policy's cap (a failed cleanup makes it at least
-// WARNING). The detail names the non-OK checks the policy left out or
-// capped; RawState keeps the worst state of every check.
+// WARNING). A check that failed for a central service or the probe counts
+// as UNKNOWN, whatever its own state, and is named by party. The detail
+// names the non-OK checks the policy left out or capped; RawState keeps
+// the worst state of every check.
 func (r *Runner) policySummary(site *Site, svc *Service, states []checkState, cleanupErrs []string, now time.Time) Result {
 	p := svc.Summary
 	res := r.result(site, svc, SummaryID, CredNone, now)
-	var all, counted []State
+	own := svc.own()
+	var all, counted, ownStates []State
 	byState := map[State][]string{}
+	byParty := map[Party][]string{}
 	var commissioning, notCounted []string
 	critical := 0
 	for _, s := range states {
 		all = append(all, s.state)
+		st, other := s.state, s.state != OK && s.party != own && s.party != ""
+		if other {
+			st = Unknown // not the service's fault: it could not be judged
+		}
 		switch p.Role(s.id) {
 		case RoleCritical:
 			critical++
-			counted = append(counted, s.state)
-			byState[s.state] = append(byState[s.state], s.id)
+			counted = append(counted, st)
+			if other {
+				byParty[s.party] = append(byParty[s.party], s.id)
+				continue
+			}
+			ownStates = append(ownStates, st)
+			byState[st] = append(byState[st], s.id)
 		case RoleCommissioning:
-			counted = append(counted, capAt(s.state, p.CommissioningCap))
+			counted = append(counted, capAt(st, p.CommissioningCap))
 			if s.state != OK {
 				commissioning = append(commissioning, s.id+" "+s.state.String())
 			}
@@ -94,6 +107,7 @@ func (r *Runner) policySummary(site *Site, svc *Service, states []checkState, cl
 	raw := Worst(all...)
 	res.RawState = &raw
 	res.State = Worst(counted...)
+	res.Party = summaryParty(res.State, own, ownStates, byParty)
 	var parts []string
 	switch {
 	case len(states) == 0:
@@ -110,6 +124,9 @@ func (r *Runner) policySummary(site *Site, svc *Service, states []checkState, cl
 			if ids := byState[st]; len(ids) > 0 {
 				parts = append(parts, fmt.Sprintf("%s: %s", st, strings.Join(ids, ", ")))
 			}
+		}
+		if other := partyParts(byParty); other != "" {
+			parts = append(parts, fmt.Sprintf("not the %s's fault: %s", partyWords[own], other))
 		}
 	}
 	// What counts comes first: a long commissioning list is what the

@@ -91,6 +91,31 @@ const (
 	CredToken = "token"
 )
 
+// Party says whose fault a non-OK result is (DESIGN.md "Who is to blame").
+// Only the site's faults are the site's WARNING/CRITICAL.
+type Party string
+
+// Parties. An OK result has no party.
+const (
+	PartySite    Party = "site"    // the endpoint refused, broke a rule, lost data, timed out
+	PartyCentral Party = "central" // the token issuer, the redirector, a partner SE
+	PartyProbe   Party = "probe"   // the probe's own credentials or configuration, or a probe bug
+)
+
+// defaultParty is the party of an outcome that names none: the site's for
+// WARNING and CRITICAL, the probe's for UNKNOWN (a check that could not
+// decide, for want of a credential or a configured value), none for OK.
+func defaultParty(s State) Party {
+	switch s {
+	case OK:
+		return ""
+	case Unknown:
+		return PartyProbe
+	default:
+		return PartySite
+	}
+}
+
 // Perf is one Nagios performance-data value.
 type Perf struct {
 	Label string  `json:"label"`
@@ -108,6 +133,7 @@ type Result struct {
 	Check      string        `json:"check"` // e.g. 14tkn-read
 	Credential string        `json:"credential"`
 	State      State         `json:"state"`
+	Party      Party         `json:"party,omitempty"` // whose fault a non-OK result is
 	Detail     string        `json:"detail"`
 	Reproduce  []string      `json:"reproduce,omitempty"`
 	Perf       []Perf        `json:"perf,omitempty"`
@@ -136,7 +162,10 @@ const MaxDetail = 256
 
 // Outcome is what a check's run function returns.
 type Outcome struct {
-	State     State
+	State State
+	// Party is whose fault a non-OK outcome is; empty: the site's for
+	// WARNING/CRITICAL, the probe's for UNKNOWN.
+	Party     Party
 	Detail    string   // without the "STATE - " prefix; the report adds it
 	Reproduce []string // shell lines; credentials only by variable or file
 	Perf      []Perf
@@ -160,6 +189,12 @@ func Critf(format string, a ...any) Outcome {
 // Unknownf builds an UNKNOWN outcome.
 func Unknownf(format string, a ...any) Outcome {
 	return Outcome{State: Unknown, Detail: fmt.Sprintf(format, a...)}
+}
+
+// Blame returns o with its party set to p.
+func (o Outcome) Blame(p Party) Outcome {
+	o.Party = p
+	return o
 }
 
 // OneLine folds a detail to one line of at most MaxDetail characters.

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/gridprobe/gridprobe/internal/checkctx"
 )
 
 // Runner runs sites concurrently and each site's services and checks in
@@ -110,9 +112,9 @@ func (r *Runner) notRun(site *Site, reason string) []Result {
 		var states []checkState
 		for _, c := range svc.Checks {
 			res := r.result(site, svc, c.ID, c.Credential, now)
-			res.State, res.Detail = Unknown, "not run: "+reason
+			res.State, res.Party, res.Detail = Unknown, PartyProbe, "not run: "+reason
 			out = append(out, res)
-			states = append(states, checkState{c.ID, Unknown})
+			states = append(states, checkState{c.ID, Unknown, PartyProbe})
 		}
 		if !svc.partial {
 			out = append(out, r.summary(site, svc, states, nil, now))
@@ -157,6 +159,7 @@ func (r *Runner) RunSite(ctx context.Context, site *Site) []Result {
 type checkState struct {
 	id    string
 	state State
+	party Party
 }
 
 func (r *Runner) result(site *Site, svc *Service, check, cred string, start time.Time) Result {
@@ -168,13 +171,13 @@ func (r *Runner) result(site *Site, svc *Service, check, cred string, start time
 
 func (r *Runner) runService(roundCtx, siteCtx context.Context, site *Site, svc *Service) []Result {
 	stack := &cleanupStack{}
-	states := make(map[string]State, len(svc.Checks))
+	states := make(map[string]checkState, len(svc.Checks))
 	var ordered []checkState
 	var out []Result
 	for _, c := range svc.Checks {
 		res := r.runCheck(roundCtx, siteCtx, site, svc, c, states, stack)
-		states[c.ID] = res.State
-		ordered = append(ordered, checkState{c.ID, res.State})
+		states[c.ID] = checkState{c.ID, res.State, res.Party}
+		ordered = append(ordered, states[c.ID])
 		out = append(out, res)
 	}
 	cleanupErrs := r.runCleanups(siteCtx, site, svc, stack)
@@ -192,7 +195,7 @@ func (r *Runner) runService(roundCtx, siteCtx context.Context, site *Site, svc *
 }
 
 func (r *Runner) runCheck(roundCtx, siteCtx context.Context, site *Site, svc *Service, c Check,
-	states map[string]State, stack *cleanupStack) (res Result) {
+	states map[string]checkState, stack *cleanupStack) (res Result) {
 	start := r.now()
 	res = r.result(site, svc, c.ID, c.Credential, start)
 	defer func() {
@@ -203,18 +206,13 @@ func (r *Runner) runCheck(roundCtx, siteCtx context.Context, site *Site, svc *Se
 	}()
 
 	if failed := failedPrerequisites(c.Requires, states); len(failed) > 0 {
-		res.State = Unknown
-		if len(failed) == 1 {
-			res.Detail = "prerequisite " + failed[0] + " failed"
-		} else {
-			res.Detail = "prerequisites " + strings.Join(failed, ", ") + " failed"
-		}
+		res.State, res.Party, res.Detail = Unknown, prerequisiteParty(failed, svc.own()), prerequisiteDetail(failed)
 		return res
 	}
 	if err := siteCtx.Err(); err != nil {
-		res.State = Unknown
+		res.State, res.Party = Unknown, svc.own()
 		if roundCtx.Err() != nil {
-			res.Detail = "not run: round cancelled"
+			res.Party, res.Detail = PartyProbe, "not run: round cancelled"
 		} else {
 			res.Detail = fmt.Sprintf("not run: site budget of %s exhausted", site.Budget)
 		}
@@ -225,10 +223,9 @@ func (r *Runner) runCheck(roundCtx, siteCtx context.Context, site *Site, svc *Se
 	if timeout <= 0 {
 		timeout = svc.Timeout
 	}
-	checkCtx, cancel := siteCtx, context.CancelFunc(func() {})
-	if timeout > 0 {
-		checkCtx, cancel = context.WithTimeout(siteCtx, timeout)
-	}
+	// Its clock stops while the check waits for a token from the issuer:
+	// the deadline covers the site's work (checkctx.Pause).
+	checkCtx, cancel := checkctx.WithTimeout(siteCtx, timeout)
 	defer cancel()
 
 	env := &Env{RunID: r.RunID, Site: site.Name, Service: svc, Check: c.ID, cleanups: stack, log: r.Log}
@@ -237,7 +234,7 @@ func (r *Runner) runCheck(roundCtx, siteCtx context.Context, site *Site, svc *Se
 		defer func() {
 			if p := recover(); p != nil {
 				r.logf("%s %s %s: panic: %v\n%s", site.Name, svc.Name, c.ID, p, debug.Stack())
-				done <- Unknownf("internal error in check (a gridprobe bug, not a site problem): panic: %v", p)
+				done <- Unknownf("internal error in check (a gridprobe bug, not a site problem): panic: %v", p).Blame(PartyProbe)
 			}
 		}()
 		done <- c.Run(checkCtx, env)
@@ -258,15 +255,48 @@ func (r *Runner) runCheck(roundCtx, siteCtx context.Context, site *Site, svc *Se
 		}
 	}
 	res.Duration = r.now().Sub(start)
-	res.State, res.Detail, res.Reproduce, res.Perf = o.State, o.Detail, o.Reproduce, o.Perf
+	res.State, res.Party, res.Detail, res.Reproduce, res.Perf = o.State, o.Party, o.Detail, o.Reproduce, o.Perf
 	if res.Detail == "" {
 		res.Detail = "no detail"
 	}
-	if timedOut(checkCtx) && res.State != OK && res.State != Warning {
-		res.State, res.Detail = deadlineOutcome(roundCtx, siteCtx, site, timeout, res.Duration, res.Detail)
-	}
+	blame(&res, checkCtx, svc.own(), func() (State, Party, string) {
+		return deadlineOutcome(roundCtx, siteCtx, site, timeout, res.Duration, res.Detail)
+	})
 	r.logf("%s %s %s: %s - %s (%s)", site.Name, svc.Name, c.ID, res.State, res.Detail, res.Duration.Round(time.Millisecond))
 	return res
+}
+
+// blame settles a finished check's party. An UNKNOWN whose credential's
+// issuer failed (checkctx.NoteCentral) is the central service's. A check
+// that failed for a central service or the probe keeps its verdict even
+// when it ran out of time; any other failure past its deadline becomes the
+// timeout (late). The rest take the default party, the service's own for
+// WARNING and CRITICAL.
+func blame(res *Result, checkCtx context.Context, own Party, late func() (State, Party, string)) {
+	if res.Party == "" && res.State == Unknown && checkctx.Central(checkCtx) != nil {
+		res.Party = PartyCentral
+	}
+	if timedOut(checkCtx) && res.State != OK && res.State != Warning && (res.Party == "" || res.Party == PartySite) {
+		res.State, res.Party, res.Detail = late()
+	}
+	if res.Party == "" || res.State == OK {
+		res.Party = defaultParty(res.State)
+	}
+	if res.Party == PartySite {
+		res.Party = own
+	}
+}
+
+// prerequisiteDetail is "prerequisite X failed" or "prerequisites X, Y failed".
+func prerequisiteDetail(failed []checkState) string {
+	ids := make([]string, len(failed))
+	for i, f := range failed {
+		ids[i] = f.id
+	}
+	if len(ids) == 1 {
+		return "prerequisite " + ids[0] + " failed"
+	}
+	return "prerequisites " + strings.Join(ids, ", ") + " failed"
 }
 
 // timedOut reports whether ctx ended or its deadline has passed: a network
@@ -281,14 +311,14 @@ func timedOut(ctx context.Context) bool {
 
 // deadlineOutcome words a check cut short by its own timeout, the site
 // budget, or a cancelled round.
-func deadlineOutcome(roundCtx, siteCtx context.Context, site *Site, timeout, took time.Duration, detail string) (State, string) {
+func deadlineOutcome(roundCtx, siteCtx context.Context, site *Site, timeout, took time.Duration, detail string) (State, Party, string) {
 	switch {
 	case roundCtx.Err() != nil:
-		return Unknown, "interrupted: round cancelled (" + detail + ")"
+		return Unknown, PartyProbe, "interrupted: round cancelled (" + detail + ")"
 	case siteCtx.Err() != nil:
-		return Critical, fmt.Sprintf("timeout after %s (site budget %s exhausted): %s", roundSeconds(took), site.Budget, detail)
+		return Critical, PartySite, fmt.Sprintf("timeout after %s (site budget %s exhausted): %s", roundSeconds(took), site.Budget, detail)
 	default:
-		return Critical, fmt.Sprintf("timeout after %s: %s", roundSeconds(timeout), detail)
+		return Critical, PartySite, fmt.Sprintf("timeout after %s: %s", roundSeconds(timeout), detail)
 	}
 }
 
@@ -299,15 +329,31 @@ func roundSeconds(d time.Duration) string {
 	return d.Round(time.Millisecond).String()
 }
 
-func failedPrerequisites(requires []string, states map[string]State) []string {
-	var failed []string
+func failedPrerequisites(requires []string, states map[string]checkState) []checkState {
+	var failed []checkState
 	for _, id := range requires {
 		st, ran := states[id]
-		if ran && st != OK && st != Warning {
-			failed = append(failed, id)
+		if ran && st.state != OK && st.state != Warning {
+			failed = append(failed, st)
 		}
 	}
 	return failed
+}
+
+// prerequisiteParty is the party of a check skipped for failed
+// prerequisites: the site's if any of them failed for the site, else a
+// central service's if any failed for one, else the probe's.
+func prerequisiteParty(failed []checkState, own Party) Party {
+	p := PartyProbe
+	for _, f := range failed {
+		switch f.party {
+		case own, "":
+			return own
+		case PartyCentral, PartySite:
+			p = f.party
+		}
+	}
+	return p
 }
 
 // runCleanups runs the service's cleanups LIFO on a context that survives
@@ -350,36 +396,58 @@ func safeCleanup(ctx context.Context, fn func(context.Context) error) (err error
 }
 
 // summary makes the 99summary result: the worst state of the service's
-// checks, or what its summary policy makes of them (policy.go); a failed
-// cleanup makes it at least WARNING.
+// checks that failed for the service itself (the site; a central
+// service's own row), or what its summary policy makes of them
+// (policy.go). A check that failed for a central service or for the probe
+// counts as UNKNOWN whatever its own state (only the site's faults make the
+// site WARNING or CRITICAL), and the detail names those checks by party. A
+// failed cleanup makes it at least WARNING.
 func (r *Runner) summary(site *Site, svc *Service, states []checkState, cleanupErrs []string, now time.Time) Result {
 	if svc.Summary != nil {
 		return r.policySummary(site, svc, states, cleanupErrs, now)
 	}
 	res := r.result(site, svc, SummaryID, CredNone, now)
+	own := svc.own()
 	byState := map[State][]string{}
-	var all []State
+	byParty := map[Party][]string{}
+	var siteStates []State
+	notOK := 0
 	for _, s := range states {
-		byState[s.state] = append(byState[s.state], s.id)
-		all = append(all, s.state)
+		switch {
+		case s.state == OK:
+		case s.party != own && s.party != "":
+			byParty[s.party] = append(byParty[s.party], s.id)
+			notOK++
+		default:
+			byState[s.state] = append(byState[s.state], s.id)
+			siteStates = append(siteStates, s.state)
+			notOK++
+		}
 	}
-	res.State = Worst(all...)
+	res.State = Worst(siteStates...)
+	if len(byParty) > 0 {
+		res.State = Worst(res.State, Unknown)
+	}
 	if len(cleanupErrs) > 0 {
 		res.State = Worst(res.State, Warning)
 	}
+	res.Party = summaryParty(res.State, own, siteStates, byParty)
 	var parts []string
 	for _, st := range []State{Critical, Unknown, Warning} { // most severe first
 		if ids := byState[st]; len(ids) > 0 {
 			parts = append(parts, fmt.Sprintf("%s: %s", st, strings.Join(ids, ", ")))
 		}
 	}
+	if len(byParty) > 0 {
+		parts = append(parts, fmt.Sprintf("not the %s's fault: %s", partyWords[own], partyParts(byParty)))
+	}
 	switch {
 	case len(states) == 0:
-		res.State, res.Detail = Unknown, "no checks ran"
+		res.State, res.Party, res.Detail = Unknown, PartyProbe, "no checks ran"
 	case len(parts) == 0:
 		res.Detail = fmt.Sprintf("all %d checks OK", len(states))
 	default:
-		res.Detail = fmt.Sprintf("%d of %d checks not OK; %s", len(states)-len(byState[OK]), len(states), strings.Join(parts, "; "))
+		res.Detail = fmt.Sprintf("%d of %d checks not OK; %s", notOK, len(states), strings.Join(parts, "; "))
 	}
 	if len(cleanupErrs) > 0 {
 		res.Detail += "; " + strings.Join(cleanupErrs, "; ")
@@ -388,6 +456,38 @@ func (r *Runner) summary(site *Site, svc *Service, states []checkState, cleanupE
 	raw := res.State // without a policy the raw worst is the summary
 	res.RawState = &raw
 	return res
+}
+
+// partyParts lists failed checks by party: "central service: a, b; probe: c".
+func partyParts(byParty map[Party][]string) string {
+	var other []string
+	for _, p := range []Party{PartySite, PartyCentral, PartyProbe} {
+		if ids := byParty[p]; len(ids) > 0 {
+			other = append(other, fmt.Sprintf("%s: %s", partyWords[p], strings.Join(ids, ", ")))
+		}
+	}
+	return strings.Join(other, "; ")
+}
+
+// partyWords name the parties in a summary detail.
+var partyWords = map[Party]string{PartySite: "site", PartyCentral: "central service", PartyProbe: "probe"}
+
+// summaryParty: the site's when a site failure decides the state (or a
+// cleanup failed), else a central service's when one failed, else the
+// probe's.
+func summaryParty(st State, own Party, siteStates []State, byParty map[Party][]string) Party {
+	switch {
+	case st == OK:
+		return ""
+	case Worst(siteStates...) == st || st == Warning:
+		return own
+	case len(byParty[PartyCentral]) > 0:
+		return PartyCentral
+	case len(byParty[PartySite]) > 0:
+		return PartySite
+	default:
+		return PartyProbe
+	}
 }
 
 // Select narrows a service to the given check ids plus, transitively, their

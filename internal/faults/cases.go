@@ -135,7 +135,7 @@ func (x built) sameAs(baseline string) (*Case, error) {
 
 // writeDir makes the case's own write_dir below FaultsWriteRoot.
 func (b *caseBuilder) writeDir() (string, error) {
-	wd := fmt.Sprintf(FaultsWriteRoot+"/s%03d", b.i)
+	wd := fmt.Sprintf(FaultsWriteRoot+"/%s-s%03d", b.h.id, b.i)
 	return wd, b.h.mkdir(b.ctx, wd)
 }
 

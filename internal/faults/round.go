@@ -2,6 +2,8 @@ package faults
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"hash/adler32"
 	"net"
@@ -67,6 +69,9 @@ type Harness struct {
 	dirsMade  map[string]bool
 	Tokens    cred.Source
 	nextProxy int
+	// id keeps this harness's write dirs apart from another suite's
+	// running against the same testbed at the same time.
+	id string
 }
 
 // NewHarness prepares fault servers against the testbed. Close releases
@@ -84,7 +89,8 @@ func NewHarness(tb *Testbed, timeout, budget time.Duration) (*Harness, error) {
 	for i := range ref {
 		ref[i] = byte(i * 7)
 	}
-	return &Harness{TB: tb, Timeout: timeout, Budget: budget, toxi: NewToxi(), ca: ca, refData: ref, dirsMade: map[string]bool{}, Tokens: cc}, nil
+	return &Harness{TB: tb, Timeout: timeout, Budget: budget, toxi: NewToxi(), ca: ca, refData: ref, dirsMade: map[string]bool{}, Tokens: cc,
+		id: harnessID()}, nil
 }
 
 // Close stops every server and proxy.
@@ -453,3 +459,10 @@ func (rr *RoundResult) Summaries() []string {
 }
 
 var _ http.Handler = (*MalformedDAV)(nil)
+
+// harnessID is a short random name for a harness's write dirs.
+func harnessID() string {
+	var b [3]byte
+	_, _ = rand.Read(b[:])
+	return "h" + hex.EncodeToString(b[:])
+}

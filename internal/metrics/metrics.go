@@ -28,6 +28,7 @@ const (
 	CheckDuration       = "gridprobe_check_duration_seconds"
 	CheckLastRun        = "gridprobe_check_last_run_timestamp_seconds"
 	CheckLastChange     = "gridprobe_check_last_change_timestamp_seconds"
+	CheckParty          = "gridprobe_check_party"
 	CheckRawState       = "gridprobe_check_raw_state"
 	RoundDuration       = "gridprobe_round_duration_seconds"
 	RoundLast           = "gridprobe_round_last_timestamp_seconds"
@@ -55,6 +56,27 @@ type Entry struct {
 	// LastChange is when the check entered its current state (the start of
 	// the first run that reported it); zero means unknown (not exported).
 	LastChange time.Time
+}
+
+// Party values of CheckParty.
+const (
+	PartyNone    = 0
+	PartySite    = 1
+	PartyCentral = 2
+	PartyProbe   = 3
+)
+
+// PartyValue is the CheckParty value of a result's party.
+func PartyValue(p engine.Party) float64 {
+	switch p {
+	case engine.PartySite:
+		return PartySite
+	case engine.PartyCentral:
+		return PartyCentral
+	case engine.PartyProbe:
+		return PartyProbe
+	}
+	return PartyNone
 }
 
 // Success reports whether a state counts as success: OK or WARNING (a

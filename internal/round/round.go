@@ -9,7 +9,6 @@ package round
 
 import (
 	"errors"
-	"fmt"
 	"io"
 
 	"github.com/gridprobe/gridprobe/internal/config"
@@ -17,6 +16,7 @@ import (
 	"github.com/gridprobe/gridprobe/internal/engine"
 	"github.com/gridprobe/gridprobe/internal/plan"
 	"github.com/gridprobe/gridprobe/internal/policy"
+	"github.com/gridprobe/gridprobe/internal/tokensource"
 	"github.com/gridprobe/gridprobe/probes/probe"
 )
 
@@ -108,7 +108,10 @@ func newRound(cfg *config.Config, opt Options) *Round {
 			r.closers = append(r.closers, func() { _ = c.Close() }) // the issuer's idle connections end with the round
 		}
 	}
-	r.Creds = probe.NewCredentials(cfg.Credentials, tokens)
+	// Each round gets its own view of the source: after the issuer fails,
+	// the rest of the round fails at once with the same reason (tokens still
+	// valid in the cache keep being used).
+	r.Creds = probe.NewCredentials(cfg.Credentials, cred.NewRound(tokens))
 	return r
 }
 
@@ -158,21 +161,8 @@ func (r *Round) Close() {
 	r.closers = nil
 }
 
-// TokenSource picks the configured token source: an issuer (client
-// credentials), a file, or else WLCG bearer-token discovery. No source is
-// an error the caller may ignore: token checks then report UNKNOWN saying
-// why.
-func TokenSource(t config.Token) (cred.Source, error) {
-	switch {
-	case t.Issuer != "":
-		cc, err := cred.NewClientCredentials(t.Issuer, t.ClientID, t.ClientSecretFile, t.CAFile)
-		if err != nil {
-			return nil, fmt.Errorf("token issuer %s: %w", t.Issuer, err)
-		}
-		return cc, nil
-	case t.File != "":
-		return &cred.FileSource{Path: t.File, Origin: "config"}, nil
-	default:
-		return cred.Discover()
-	}
-}
+// TokenSource picks the configured token source (internal/tokensource): an
+// issuer (client credentials or a refresh token), a file, or else WLCG
+// bearer-token discovery. No source is an error the caller may ignore: token
+// checks then report UNKNOWN saying why.
+func TokenSource(t config.Token) (cred.Source, error) { return tokensource.New(t) }

@@ -5,6 +5,7 @@ package all
 
 import (
 	_ "github.com/gridprobe/gridprobe/probes/ce"     // arc-ce, htcondor-ce
+	_ "github.com/gridprobe/gridprobe/probes/issuer" // issuer (a VO's token issuer)
 	_ "github.com/gridprobe/gridprobe/probes/webdav" // webdav
 	_ "github.com/gridprobe/gridprobe/probes/xrootd" // xrootd
 )

@@ -173,7 +173,7 @@ func (s *arcSvc) runInfo(ctx context.Context, _ *engine.Env) engine.Outcome {
 func (s *arcSvc) info(ctx context.Context, kind string) engine.Outcome {
 	c, tok, err := s.client(ctx, kind, "compute.read")
 	if err != nil {
-		return engine.Unknownf("no %s credential: %v", kind, err)
+		return credUnknown(err, "no %s credential: %v", kind, err)
 	}
 	defer c.close()
 	start := time.Now()
@@ -246,7 +246,7 @@ func (s *arcSvc) submit(ctx context.Context, env *engine.Env, kind string) engin
 	c, tok, err := s.client(ctx, kind, SubmitScopes...)
 	if err != nil {
 		if kind == engine.CredToken {
-			return engine.Unknownf("no token: %v", err)
+			return credUnknown(err, "no token: %v", err)
 		}
 		return engine.Unknownf("no proxy: %v", err)
 	}
@@ -361,7 +361,7 @@ func (s *arcSvc) runTknAccess(ctx context.Context, _ *engine.Env) engine.Outcome
 func (s *arcSvc) tknAccess(ctx context.Context) engine.Outcome {
 	c, good, err := s.client(ctx, engine.CredToken, SubmitScopes...)
 	if err != nil {
-		return engine.Unknownf("no token: %v", err)
+		return credUnknown(err, "no token: %v", err)
 	}
 	defer c.close()
 	if _, err := c.list(ctx); err != nil {

@@ -73,7 +73,7 @@ func (s *condorSvc) prepare(ctx context.Context, scopes ...string) (*condorTools
 	}
 	tok, err := s.t.Creds.Token(ctx, s.aud, scopes...)
 	if err != nil {
-		return fail(engine.Unknownf("no token: %v", err))
+		return fail(credUnknown(err, "no token: %v", err))
 	}
 	sd, err := tools.locateSchedd(ctx, tok, s.pool, s.host)
 	if err != nil {

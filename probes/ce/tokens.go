@@ -19,6 +19,16 @@ import (
 	"github.com/gridprobe/gridprobe/probes/probe"
 )
 
+// credUnknown is the UNKNOWN of a check that could not get its credential:
+// the issuer's (central) fault when the issuer failed, else the probe's.
+func credUnknown(err error, format string, a ...any) engine.Outcome {
+	o := engine.Unknownf(format, a...)
+	if cred.IsCentral(err) {
+		o.Party = engine.PartyCentral
+	}
+	return o
+}
+
 // UntrustedIssuer is the iss of the token from an issuer no CE trusts.
 const UntrustedIssuer = "https://untrusted-issuer.gridprobe.invalid"
 

@@ -258,7 +258,7 @@ func TestDiscovery(t *testing.T) {
 	if d["issuer"] != is.URL || d["jwks_uri"] != is.URL+"/jwks" || d["token_endpoint"] != is.URL+"/token" {
 		t.Errorf("discovery: %v", d)
 	}
-	if g, _ := d["grant_types_supported"].([]any); len(g) != 1 || g[0] != "client_credentials" {
+	if g, _ := d["grant_types_supported"].([]any); len(g) != 2 || g[0] != "client_credentials" || g[1] != "refresh_token" {
 		t.Errorf("grant_types_supported: %v", d["grant_types_supported"])
 	}
 }

@@ -13,6 +13,18 @@
 //	gridprobe-issuer keygen --keys DIR
 //	gridprobe-issuer serve  --keys DIR --listen 127.0.0.1:18444 --url https://localhost:18444 \
 //	                        --tls-cert F --tls-key F --clients clients.json [--alg RS256|ES256] [--lifetime 20m]
+//	                        [--public-url https://localhost:18544] [--nbf-backdate 60s] [--refresh-lifetime 720h]
+//
+// serve implements discovery (OpenID Connect and RFC 8414), the JWKS, and a
+// token endpoint with the client_credentials and refresh_token grants
+// (scope and audience narrowed per request), authenticating clients with
+// client_secret_basic (RFC 6749 §2.3.1 decoding), client_secret_post or
+// private_key_jwt (a client with public_key_file). A client-credentials
+// request that includes the offline_access scope also gets a refresh token
+// (a JWT signed with the issuer's key, so every instance sharing the keys
+// accepts it). --public-url advertises the endpoints at another address
+// than the identifier: a second instance of the same issuer.
+//
 //	gridprobe-issuer mint   --keys DIR --out FILE [--sub S] [--aud A,B] [--scope "s1 s2"] [--exp 20m]
 //	                        [--nbf 0s] [--iat 0s] [--iss URL] [--key trusted|rogue] [--alg RS256|ES256]
 //	                        [--kid K] [--omit nbf,wlcg.ver] [--wlcg-ver 1.0]
@@ -94,6 +106,9 @@ func cmdServe(args []string) error {
 	clients := fs.String("clients", filepath.Join(testbedDir(), "issuer", "clients.json"), "clients JSON file")
 	alg := fs.String("alg", AlgRS256, "signing algorithm of issued tokens: RS256 or ES256")
 	lifetime := fs.Duration("lifetime", 20*time.Minute, "token lifetime")
+	public := fs.String("public-url", "", "URL at which the endpoints are advertised (default: --url)")
+	nbf := fs.Duration("nbf-backdate", 60*time.Second, "how far nbf is back-dated (WLCG profile v1.1: about 60 s)")
+	refreshLife := fs.Duration("refresh-lifetime", 30*24*time.Hour, "refresh token lifetime")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -120,8 +135,8 @@ func cmdServe(args []string) error {
 		return fmt.Errorf("load TLS certificate: %w", err)
 	}
 	logger := log.New(os.Stderr, "issuer: ", log.LstdFlags|log.LUTC)
-	is := &Issuer{URL: strings.TrimSuffix(*issURL, "/"), Keys: ks, Alg: *alg, Lifetime: *lifetime,
-		Clients: cl, Log: logger, Now: time.Now}
+	is := &Issuer{URL: strings.TrimSuffix(*issURL, "/"), PublicURL: strings.TrimSuffix(*public, "/"), Keys: ks, Alg: *alg,
+		Lifetime: *lifetime, NotBefore: *nbf, RefreshLifetime: *refreshLife, Clients: cl, Log: logger, Now: time.Now}
 	srv := &http.Server{
 		Handler:           is.Handler(),
 		TLSConfig:         &tls.Config{Certificates: []tls.Certificate{pair}, MinVersion: tls.VersionTLS12},
@@ -138,7 +153,7 @@ func cmdServe(args []string) error {
 	defer stop()
 	errc := make(chan error, 1)
 	go func() { errc <- srv.ServeTLS(ln, "", "") }()
-	logger.Printf("serving %s on %s (alg %s, lifetime %s, %d clients)", is.URL, ln.Addr(), is.Alg, is.Lifetime, len(cl))
+	logger.Printf("serving %s on %s (endpoints at %s, alg %s, lifetime %s, %d clients)", is.URL, ln.Addr(), is.publicURL(), is.Alg, is.Lifetime, len(cl))
 	select {
 	case err := <-errc:
 		return fmt.Errorf("serve: %w", err)

@@ -1,24 +1,31 @@
 package main
 
 import (
-	"crypto/subtle"
+	"crypto"
+	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
 	"log"
 	"net/http"
-	"net/url"
 	"os"
+	"slices"
 	"strings"
+	"sync"
 	"time"
 )
 
-// Client is one registered OAuth2 client.
+// Client is one registered OAuth2 client. It authenticates with a secret
+// (client_secret_basic or client_secret_post) or, when it has a public
+// key, with a signed assertion (private_key_jwt).
 type Client struct {
-	ID         string   `json:"id"`
-	SecretFile string   `json:"secret_file"`
-	Sub        string   `json:"sub"`    // token subject; default: the client id
-	Scopes     []string `json:"scopes"` // allowed scope patterns
-	secret     string
+	ID            string   `json:"id"`
+	SecretFile    string   `json:"secret_file,omitempty"`
+	PublicKeyFile string   `json:"public_key_file,omitempty"` // PEM public key for private_key_jwt
+	Sub           string   `json:"sub"`                       // token subject; default: the client id
+	Scopes        []string `json:"scopes"`                    // allowed scope patterns
+	secret        string
+	pub           crypto.PublicKey
 }
 
 // LoadClients reads the clients JSON file ({"clients":[...]}) and each
@@ -36,16 +43,25 @@ func LoadClients(path string) (map[string]*Client, error) {
 	}
 	out := map[string]*Client{}
 	for _, c := range doc.Clients {
-		if c.ID == "" || c.SecretFile == "" {
-			return nil, fmt.Errorf("clients file %s: a client needs id and secret_file", path)
+		if c.ID == "" || (c.SecretFile == "" && c.PublicKeyFile == "") {
+			return nil, fmt.Errorf("clients file %s: a client needs id and secret_file or public_key_file", path)
 		}
-		s, err := os.ReadFile(c.SecretFile)
-		if err != nil {
-			return nil, fmt.Errorf("client %s: read secret file: %w", c.ID, err)
+		if c.SecretFile != "" {
+			s, err := os.ReadFile(c.SecretFile)
+			if err != nil {
+				return nil, fmt.Errorf("client %s: read secret file: %w", c.ID, err)
+			}
+			c.secret = strings.TrimSpace(string(s))
+			if c.secret == "" {
+				return nil, fmt.Errorf("client %s: empty secret file %s", c.ID, c.SecretFile)
+			}
 		}
-		c.secret = strings.TrimSpace(string(s))
-		if c.secret == "" {
-			return nil, fmt.Errorf("client %s: empty secret file %s", c.ID, c.SecretFile)
+		if c.PublicKeyFile != "" {
+			pub, err := readPublicKey(c.PublicKeyFile)
+			if err != nil {
+				return nil, fmt.Errorf("client %s: %w", c.ID, err)
+			}
+			c.pub = pub
 		}
 		if c.Sub == "" {
 			c.Sub = c.ID
@@ -55,15 +71,49 @@ func LoadClients(path string) (map[string]*Client, error) {
 	return out, nil
 }
 
+func readPublicKey(path string) (crypto.PublicKey, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read public key: %w", err)
+	}
+	blk, _ := pem.Decode(b)
+	if blk == nil {
+		return nil, fmt.Errorf("public key %s: no PEM block", path)
+	}
+	pub, err := x509.ParsePKIXPublicKey(blk.Bytes)
+	if err != nil {
+		return nil, fmt.Errorf("public key %s: %w", path, err)
+	}
+	return pub, nil
+}
+
 // Issuer is the HTTP side of the token issuer.
 type Issuer struct {
-	URL      string // issuer identifier, e.g. https://localhost:18444
-	Keys     *KeySet
-	Alg      string // signing algorithm of issued tokens
-	Lifetime time.Duration
-	Clients  map[string]*Client
-	Log      *log.Logger
-	Now      func() time.Time
+	URL string // issuer identifier, e.g. https://localhost:18444
+	// PublicURL is where the endpoints are advertised in discovery (a node
+	// reached at another address than the identifier); empty: URL.
+	PublicURL string
+	Keys      *KeySet
+	Alg       string // signing algorithm of issued tokens
+	Lifetime  time.Duration
+	// NotBefore is how far nbf is back-dated (WLCG profile v1.1: ~60 s,
+	// for clock skew between the issuer and relying parties).
+	NotBefore time.Duration
+	// RefreshLifetime is how long a refresh token is valid.
+	RefreshLifetime time.Duration
+	Clients         map[string]*Client
+	Log             *log.Logger
+	Now             func() time.Time
+
+	mu         sync.Mutex
+	assertions map[string]time.Time // jti of client assertions seen → exp (replay)
+}
+
+func (is *Issuer) publicURL() string {
+	if is.PublicURL != "" {
+		return is.PublicURL
+	}
+	return is.URL
 }
 
 // Handler returns the issuer's HTTP routes.
@@ -77,13 +127,15 @@ func (is *Issuer) Handler() http.Handler {
 }
 
 func (is *Issuer) discovery(w http.ResponseWriter, r *http.Request) {
+	base := is.publicURL()
 	writeJSON(w, http.StatusOK, map[string]any{
 		"issuer":                                is.URL,
-		"jwks_uri":                              is.URL + "/jwks",
-		"token_endpoint":                        is.URL + "/token",
-		"grant_types_supported":                 []string{"client_credentials"},
-		"token_endpoint_auth_methods_supported": []string{"client_secret_basic", "client_secret_post"},
-		"response_types_supported":              []string{"token"},
+		"jwks_uri":                              base + "/jwks",
+		"token_endpoint":                        base + "/token",
+		"grant_types_supported":                 []string{"client_credentials", "refresh_token"},
+		"token_endpoint_auth_methods_supported": []string{"client_secret_basic", "client_secret_post", "private_key_jwt"},
+		"token_endpoint_auth_signing_alg_values_supported": []string{AlgRS256, AlgES256},
+		"response_types_supported":                         []string{"token"},
 		"scopes_supported": []string{"storage.read", "storage.create", "storage.modify", "storage.stage",
 			"compute.read", "compute.create", "compute.modify", "compute.cancel", "wlcg", "openid"},
 		"claims_supported":                      []string{"iss", "sub", "aud", "exp", "nbf", "iat", "jti", "scope", "wlcg.ver"},
@@ -114,7 +166,8 @@ func (is *Issuer) fail(w http.ResponseWriter, r *http.Request, status int, code,
 	writeJSON(w, status, oauthError{Error: code, Description: desc})
 }
 
-// token implements the OAuth2 client credentials grant (RFC 6749 §4.4).
+// token implements the client credentials grant (RFC 6749 §4.4) and the
+// refresh_token grant (§6), each narrowed by scope and audience.
 func (is *Issuer) token(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
@@ -126,29 +179,26 @@ func (is *Issuer) token(w http.ResponseWriter, r *http.Request) {
 		is.fail(w, r, http.StatusBadRequest, "invalid_request", "cannot parse form body")
 		return
 	}
-	form := r.PostForm
-	id, secret, basic := r.BasicAuth()
-	if basic {
-		// RFC 6749 §2.3.1: both are form-urlencoded before Basic encoding.
-		if v, err := url.QueryUnescape(id); err == nil {
-			id = v
-		}
-		if v, err := url.QueryUnescape(secret); err == nil {
-			secret = v
-		}
-	} else {
-		id, secret = form.Get("client_id"), form.Get("client_secret")
-	}
-	c, ok := is.Clients[id]
-	if !ok || secret == "" || subtle.ConstantTimeCompare([]byte(secret), []byte(c.secret)) != 1 {
-		is.fail(w, r, http.StatusUnauthorized, "invalid_client", "unknown client or bad secret")
+	c, how, err := is.authenticate(r)
+	if err != nil {
+		is.fail(w, r, http.StatusUnauthorized, "invalid_client", err.Error())
 		return
 	}
-	if gt := form.Get("grant_type"); gt != "client_credentials" {
+	form := r.PostForm
+	var allowed []string
+	switch gt := form.Get("grant_type"); gt {
+	case "client_credentials":
+		allowed = c.Scopes
+	case "refresh_token":
+		if allowed, err = is.checkRefresh(form.Get("refresh_token"), c); err != nil {
+			is.fail(w, r, http.StatusBadRequest, "invalid_grant", err.Error())
+			return
+		}
+	default:
 		is.fail(w, r, http.StatusBadRequest, "unsupported_grant_type", fmt.Sprintf("grant_type %q not supported", gt))
 		return
 	}
-	scopes, err := limitScopes(form.Get("scope"), c.Scopes)
+	scopes, err := limitScopes(form.Get("scope"), allowed)
 	if err != nil {
 		is.fail(w, r, http.StatusBadRequest, "invalid_scope", err.Error())
 		return
@@ -162,30 +212,48 @@ func (is *Issuer) token(w http.ResponseWriter, r *http.Request) {
 	if len(aud) == 0 {
 		aud = []string{AnyAudience}
 	}
+	is.issue(w, r, c, how, form.Get("grant_type"), scopes, aud)
+}
+
+// issue signs and sends the access token (and, when offline_access was
+// granted with client credentials, a refresh token for the other scopes).
+func (is *Issuer) issue(w http.ResponseWriter, r *http.Request, c *Client, how, grant string, scopes, aud []string) {
 	k, ok := is.Keys.Trusted[is.Alg]
 	if !ok {
 		is.fail(w, r, http.StatusInternalServerError, "server_error", "no signing key for "+is.Alg)
 		return
 	}
+	offline := slices.Contains(scopes, "offline_access")
+	granted := scopes // a refresh token may ask for all of them again
+	scopes = slices.DeleteFunc(slices.Clone(scopes), func(s string) bool { return s == "offline_access" })
 	tok, jti, exp, err := Sign(TokenSpec{
 		Issuer: is.URL, Subject: c.Sub, Audience: aud, Scope: scopes,
-		Now: is.Now(), Lifetime: is.Lifetime, WLCGVer: "1.0",
+		Now: is.Now(), Lifetime: is.Lifetime, NotBefore: -is.NotBefore, WLCGVer: "1.0",
 	}, k)
 	if err != nil {
 		is.fail(w, r, http.StatusInternalServerError, "server_error", err.Error())
 		return
 	}
-	// Never log the token itself: its jti identifies it.
-	is.Log.Printf("token: issued jti=%s client=%s sub=%s aud=%q scope=%q exp=%s",
-		jti, c.ID, c.Sub, strings.Join(aud, " "), strings.Join(scopes, " "), exp.UTC().Format(time.RFC3339))
-	w.Header().Set("Cache-Control", "no-store")
-	w.Header().Set("Pragma", "no-cache")
-	writeJSON(w, http.StatusOK, map[string]any{
+	ans := map[string]any{
 		"access_token": tok,
 		"token_type":   "Bearer",
 		"expires_in":   int(is.Lifetime / time.Second),
 		"scope":        strings.Join(scopes, " "),
-	})
+	}
+	if offline && grant == "client_credentials" {
+		rt, err := is.signRefresh(c, granted, k)
+		if err != nil {
+			is.fail(w, r, http.StatusInternalServerError, "server_error", err.Error())
+			return
+		}
+		ans["refresh_token"] = rt
+	}
+	// Never log the token itself: its jti identifies it.
+	is.Log.Printf("token: issued jti=%s grant=%s client=%s auth=%s sub=%s aud=%q scope=%q exp=%s",
+		jti, grant, c.ID, how, c.Sub, strings.Join(aud, " "), strings.Join(scopes, " "), exp.UTC().Format(time.RFC3339))
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Pragma", "no-cache")
+	writeJSON(w, http.StatusOK, ans)
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
