@@ -55,7 +55,7 @@ func main() {
 	flag.StringVar(&o.p3CPUProfile, "p3-cpuprofile", "", "P3: write the CPU profile of the many-site child's round to this file")
 	flag.StringVar(&o.tpcSizes, "tpc-sizes", "1,16,64", "TPC: file sizes in MiB")
 	flag.IntVar(&o.tpcRuns, "tpc-runs", 3, "TPC: copies of each size (median)")
-	flag.StringVar(&o.only, "only", "P1,P1b,P2,P3,P4,P5,TPC", "which figures to measure (P1b: gfal2 in one Python process)")
+	flag.StringVar(&o.only, "only", "P1,P1b,P2,P3,P4,P5,TPC,IO", "which figures to measure (P1b: gfal2 in one Python process; IO: issuer outage)")
 	flag.StringVar(&o.out, "o", "bench/RESULTS.md", "write the table here too, between its bench:begin/end markers (empty: don't)")
 	flag.StringVar(&o.config, "c", "sites.yaml", "P1: the testbed's sites.yaml")
 	child := flag.String("child", "", "internal: run one P3 round from this config and print JSON")
@@ -111,6 +111,10 @@ func main() {
 	}
 	if want("TPC") {
 		r, n := tpc(ctx, o)
+		rows, notes = append(rows, r...), append(notes, n...)
+	}
+	if want("IO") {
+		r, n := issuerOutage(ctx)
 		rows, notes = append(rows, r...), append(notes, n...)
 	}
 	command := "make bench  (go run ./bench/cmd/bench " + strings.Join(os.Args[1:], " ") + ")"
