@@ -9,7 +9,7 @@ TESTBED := $(or $(GRIDPROBE_TESTBED),/tmp/gridprobe-testbed)
 all: build
 
 build probe:
-	$(GO) build -o $(BIN)/probe ./cmd/probe
+	CGO_ENABLED=0 $(GO) build -o $(BIN)/probe ./cmd/probe
 
 # The main job: bring up the local testbed and probe its site.
 demo: build testbed-up
@@ -55,7 +55,7 @@ bench: build deps testbed-up
 # The same probes against several real server releases (Debian bookworm, trixie, sid chroots).
 matrix: build testbed-up
 	testbed/matrix/up.sh
-	@eval "$$(testbed/env)" && $(GO) run ./testbed/matrix/cmd/matrix -o testbed/matrix/RESULTS.md
+	@eval "$$(testbed/env)" && GRIDPROBE_WN_BINARY=$(CURDIR)/$(BIN)/probe $(GO) run ./testbed/matrix/cmd/matrix -o testbed/matrix/RESULTS.md
 
 clean:
 	rm -rf $(BIN)

@@ -239,8 +239,9 @@ func tokenReadiness() *Dashboard {
 		},
 	}
 	panels = append(panels, issuerPanels(41)...)
+	panels = append(panels, wnPanels(50)...) // below the issuer row (41 + 1 + 8)
 	return base("gridprobe-token-readiness", "gridprobe · token readiness",
-		"WLCG token readiness of storage and compute endpoints, from gridprobe's ETF-style checks.", panels)
+		"WLCG token readiness of storage and compute endpoints, and of the CEs' worker nodes, from gridprobe's ETF-style checks.", panels)
 }
 
 func siteHistory() *Dashboard {

@@ -55,6 +55,7 @@ func Rules() RuleFile {
 			{Record: RecSiteReady, Expr: siteReadyExpr},
 			{Record: RecReadiness, Expr: fmt.Sprintf(`avg by (protocol, vo, credential) (%s)`, RecSiteReady)},
 			{Record: RecTimeInState, Expr: fmt.Sprintf(`time() - %s`, m.CheckLastChange)},
+			{Record: RecSiteWNReady, Expr: siteWNReadyExpr},
 		}},
 		{Name: "gridprobe.alerts", Rules: []Rule{
 			{

@@ -31,6 +31,7 @@ commands:
   import    write a sites.yaml from the experiment's VO feed and/or CRIC
   cleanup   list (and with --older-than remove) scratch dirs left by crashed runs
   serve     run scheduled rounds; serve /metrics, /probe and the status page
+  wn        inside a CE test job: check the worker node with the job's credentials (JSON lines)
   report    availability and reliability (--ar) over a time window, from Prometheus
   version   print the version
 
@@ -74,6 +75,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		ctx, stop := interruptContext(stderr)
 		defer stop()
 		return cmdCleanup(ctx, rest, stdout, stderr)
+	case "wn":
+		ctx, stop := interruptContext(stderr)
+		defer stop()
+		return cmdWN(ctx, rest, stdout, stderr)
 	case "version", "-version", "--version":
 		fmt.Fprintf(stdout, "gridprobe probe %s\n", version)
 		return 0

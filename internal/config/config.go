@@ -54,6 +54,7 @@ func parse(file string, data []byte, lookup func(string) (string, bool)) (*Confi
 		return nil, d.result()
 	}
 	c := d.config(root)
+	d.wnDefaults(root, &c.Defaults)
 	d.summaryPolicies(root, c)
 	d.publishSection(root, c)
 	if err := d.result(); err != nil {

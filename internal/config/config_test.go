@@ -53,6 +53,7 @@ func TestFullExample(t *testing.T) {
 		Defaults: Defaults{
 			Timeout: 45 * time.Second, Budget: 15 * time.Minute, Concurrency: 4,
 			CertExpiryWarning: 7 * 24 * time.Hour, StorageInterval: 20 * time.Minute, CEInterval: 2 * time.Hour,
+			WNMinLifetime: DefaultWNMinTokenLifetime,
 		},
 		Credentials: Credentials{
 			X509: X509{

@@ -18,7 +18,8 @@ func TestDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := Defaults{Timeout: 60 * time.Second, Budget: 10 * time.Minute, Concurrency: 20,
-		CertExpiryWarning: 14 * 24 * time.Hour, StorageInterval: 30 * time.Minute, CEInterval: 60 * time.Minute}
+		CertExpiryWarning: 14 * 24 * time.Hour, StorageInterval: 30 * time.Minute, CEInterval: 60 * time.Minute,
+		WNMinLifetime: DefaultWNMinTokenLifetime}
 	if !reflect.DeepEqual(c.Defaults, want) {
 		t.Errorf("defaults %+v, want %+v", c.Defaults, want)
 	}

@@ -17,7 +17,7 @@ import (
 var (
 	configKeys   = []string{"vo", "prefix", "defaults", "credentials", "sites", "publish", "sites_from"}
 	defaultsKeys = []string{"timeout", "budget", "concurrency", "cert_expiry_warning", "storage_interval", "ce_interval",
-		"summary", "templates"}
+		"summary", "templates", "wn_min_token_lifetime"}
 	credentialsKeys = []string{"x509", "token"}
 	x509Keys        = []string{"proxy", "foreign_proxy", "novoms_proxy", "ca_dir", "voms_dir"}
 	tokenKeys       = []string{"issuer", "client_id", "client_secret_file", "file", "ca_file",
@@ -36,7 +36,7 @@ var (
 	// word: site names, VO names, prefixes, service names. They end up in
 	// metric labels, file names and shell lines, so no spaces or quotes.
 	word    = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$`)
-	checkID = regexp.MustCompile(`^[0-9]{1,3}[a-z][a-z0-9_]*(-[a-z0-9_]+)*$`)
+	checkID = regexp.MustCompile(`^(WN-)?[0-9]{1,3}[a-z][a-z0-9_]*(-[a-z0-9_]+)*$`) // WN-: worker-node checks of CEs
 	hex8    = regexp.MustCompile(`^[0-9a-fA-F]{8}$`)
 )
 

@@ -58,6 +58,10 @@ type Defaults struct {
 	// Summary holds the summary policies per VO and service type
 	// (policy.go); Config.Summary gives a service's effective one.
 	Summary []SummaryRule `yaml:"summary,omitempty"`
+	// WNMinLifetime (wn_min_token_lifetime): a CE test job whose token has less lifetime left
+	// when the job starts is WARNING (expired: CRITICAL); default 10m, 0
+	// disables the warning. Decoded in wn.go.
+	WNMinLifetime time.Duration `yaml:"wn_min_token_lifetime"`
 }
 
 // Credentials says where the probe's credentials come from.

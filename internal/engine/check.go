@@ -25,6 +25,10 @@ type Check struct {
 	// Reproduce, when set, gives the reproduce lines for results the runner
 	// makes itself (timeouts, panics) so those still carry them.
 	Reproduce func() []string
+	// Unmet, when set, words the UNKNOWN detail of this check when
+	// prerequisites failed (instead of "prerequisite <id> failed"), e.g. to
+	// add the reason the prerequisite gave. The state stays UNKNOWN.
+	Unmet func(failed []string) string
 }
 
 // Service is one endpoint of a site with its ordered checks.

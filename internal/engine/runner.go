@@ -207,6 +207,13 @@ func (r *Runner) runCheck(roundCtx, siteCtx context.Context, site *Site, svc *Se
 
 	if failed := failedPrerequisites(c.Requires, states); len(failed) > 0 {
 		res.State, res.Party, res.Detail = Unknown, prerequisiteParty(failed, svc.own()), prerequisiteDetail(failed)
+		if c.Unmet != nil {
+			ids := make([]string, len(failed))
+			for i, f := range failed {
+				ids[i] = f.id
+			}
+			res.Detail = c.Unmet(ids)
+		}
 		return res
 	}
 	if err := siteCtx.Err(); err != nil {

@@ -37,9 +37,13 @@ type statusPage struct {
 
 type statusTable struct {
 	Protocol string
-	Columns  []statusColumn
-	Rows     []statusRow
-	entries  [][]metrics.Entry // per row, for filling the cells
+	// Title heads the table: the protocol, or for a CE's worker-node
+	// checks (WN-*, from its test job) "<protocol> · worker nodes".
+	Title   string
+	WN      bool
+	Columns []statusColumn
+	Rows    []statusRow
+	entries [][]metrics.Entry // per row, for filling the cells
 }
 
 type statusColumn struct{ Check, Credential string }
@@ -106,12 +110,6 @@ func (s *Server) statusPage(vo, protocol, credential string, groups config.Group
 		if (vo != "" && sv.VO != vo) || (protocol != "" && sv.Type != protocol) || !groupsMatch(siteGroups, groups) {
 			continue
 		}
-		t := tables[sv.Type]
-		if t == nil {
-			t = &statusTable{Protocol: sv.Type}
-			tables[sv.Type] = t
-			protoOrder = append(protoOrder, sv.Type)
-		}
 		row := statusRow{Site: j.key.site, Service: sv.Name, URL: sv.RawURL, VO: sv.VO, Running: running}
 		if !next.IsZero() {
 			row.Next = next.UTC().Format("15:04:05Z")
@@ -119,22 +117,23 @@ func (s *Server) statusPage(vo, protocol, credential string, groups config.Group
 		if !lastRun.IsZero() {
 			row.LastRun = age(now.Sub(lastRun))
 		}
-		prev := -1
-		for _, e := range entries {
-			if credential != "" && e.Credential != credential {
+		// A CE's worker-node checks get a table of their own.
+		own, wn := splitWN(entries)
+		for _, part := range []struct {
+			key, title string
+			entries    []metrics.Entry
+		}{{sv.Type, sv.Type, own}, {sv.Type + " wn", sv.Type + " · worker nodes (WN checks of the CE's test job)", wn}} {
+			if len(part.entries) == 0 && part.key != sv.Type {
 				continue
 			}
-			i := slices.IndexFunc(t.Columns, func(c statusColumn) bool { return c.Check == e.Check })
-			if i < 0 {
-				i = prev + 1
-				t.Columns = slices.Insert(t.Columns, i, statusColumn{e.Check, e.Credential})
+			t := tables[part.key]
+			if t == nil {
+				t = &statusTable{Protocol: sv.Type, Title: part.title, WN: part.key != sv.Type}
+				tables[part.key] = t
+				protoOrder = append(protoOrder, part.key)
 			}
-			prev = i
-			p.Counts[e.State]++
+			t.addRow(row, part.entries, credential, &p.Counts)
 		}
-		// Cells are filled once all columns of the table are known.
-		t.Rows = append(t.Rows, row)
-		t.entries = append(t.entries, entries)
 		p.ShownServices++
 	}
 	for _, proto := range protoOrder {
@@ -154,6 +153,39 @@ func (s *Server) statusPage(vo, protocol, credential string, groups config.Group
 		p.Tables = append(p.Tables, *t)
 	}
 	return p
+}
+
+// splitWN separates a service's worker-node checks (WN-*) from its own.
+func splitWN(entries []metrics.Entry) (own, wn []metrics.Entry) {
+	for _, e := range entries {
+		if strings.HasPrefix(e.Check, "WN-") {
+			wn = append(wn, e)
+		} else {
+			own = append(own, e)
+		}
+	}
+	return own, wn
+}
+
+// addRow adds a service's row, inserting the columns of checks the table
+// has not seen yet after the row's previous check; cells are filled once
+// every column of the table is known.
+func (t *statusTable) addRow(row statusRow, entries []metrics.Entry, credential string, counts *[4]int) {
+	prev := -1
+	for _, e := range entries {
+		if credential != "" && e.Credential != credential {
+			continue
+		}
+		i := slices.IndexFunc(t.Columns, func(c statusColumn) bool { return c.Check == e.Check })
+		if i < 0 {
+			i = prev + 1
+			t.Columns = slices.Insert(t.Columns, i, statusColumn{e.Check, e.Credential})
+		}
+		prev = i
+		counts[e.State]++
+	}
+	t.Rows = append(t.Rows, row)
+	t.entries = append(t.entries, entries)
 }
 
 // cell is one check's cell: Age is the time in state (as in ETF and the

@@ -52,6 +52,9 @@ type arcSvc struct {
 	aud   string
 	queue string
 	job   jobSpec
+	wn    *wnState // the worker-node checks' share of 14tkn-submit's job
+	// wnProxy: the probe's proxy is shipped to the job (crt WN checks).
+	wnProxy bool
 }
 
 // NewARC builds the ARC-CE catalogue for one service:
@@ -66,7 +69,8 @@ func newARC(t probe.Target, job jobSpec) (*engine.Service, error) {
 	if u.Scheme != "https" {
 		return nil, fmt.Errorf("arc-ce URL %s: want https://host[:port]/arex", u)
 	}
-	s := &arcSvc{t: t, u: u, ws: strings.TrimSuffix(u.String(), "/"), aud: t.Audience(), queue: t.Service.Queue, job: job}
+	s := &arcSvc{t: t, u: u, ws: strings.TrimSuffix(u.String(), "/"), aud: t.Audience(), queue: t.Service.Queue, job: job,
+		wn: &wnState{}, wnProxy: hasProxyFile(t)}
 	svc := t.NewService(TypeARC)
 	submitTO := max(svc.Timeout, MinSubmitTimeout)
 	infoCred := s.infoCred()
@@ -87,6 +91,7 @@ func newARC(t probe.Target, job jobSpec) (*engine.Service, error) {
 			Reproduce: func() []string { return s.reproSubmit(engine.CredToken) }},
 		{ID: IDTknAccess, Credential: engine.CredToken, Requires: []string{IDSSL}, Run: s.runTknAccess, Reproduce: s.reproAccess},
 	}
+	svc.Checks = append(svc.Checks, wnChecks(t, s.wn, s.wnProxy)...)
 	return svc, nil
 }
 
@@ -239,6 +244,9 @@ func orDash(s string) string {
 func (s *arcSvc) runSubmit(ctx context.Context, env *engine.Env, kind string) engine.Outcome {
 	o := s.submit(ctx, env, kind)
 	o.Reproduce = s.reproSubmit(kind)
+	if kind == engine.CredToken {
+		s.wn.setSubmit(o)
+	}
 	return o
 }
 
@@ -252,30 +260,26 @@ func (s *arcSvc) submit(ctx context.Context, env *engine.Env, kind string) engin
 	}
 	who := s.credDesc(kind, tok)
 	marker := newMarker(env.RunID, env.Check)
+	js, pl := s.job, (*wnPayload)(nil)
+	if kind == engine.CredToken {
+		js, pl = s.wn.prepare(ctx, env, s.t, s.job, s.wnProxy)
+	}
 	start := time.Now()
-	it, err := c.submit(ctx, s.job.adl(jobName(env.RunID, env.Check), s.queue, marker))
+	it, err := c.submit(ctx, js.adl(jobName(env.RunID, env.Check), s.queue, marker))
 	if err != nil {
 		c.close()
 		return engine.Critf("job submission to %s failed: %v (%s)", s.ws, err, who)
 	}
 	id := it.ID
 	env.Logf("submitted ARC job %s", id)
-	// The job is removed whatever happens next, with a fresh credential
-	// (the check's token may have expired by then).
-	env.Cleanup("remove ARC job "+id, func(cctx context.Context) error {
-		defer c.close()
-		cc := c
-		if kind == engine.CredToken {
-			fresh, _, err := s.client(cctx, kind, SubmitScopes...)
-			if err != nil {
-				return fmt.Errorf("no token to remove job %s: %w", id, err)
-			}
-			defer fresh.close()
-			cc = fresh
-		}
-		return cc.remove(cctx, id)
-	})
+	s.removeLater(env, c, kind, id)
 
+	if pl != nil {
+		s.wn.setJob(id, s.reproWN(js, pl))
+		if err := c.upload(ctx, id, pl.files(js.launcher(marker))); err != nil {
+			return engine.Critf("job %s: uploading its input files failed: %v (%s)", id, err, who)
+		}
+	}
 	var trail stateTrail
 	trail.add(it.State)
 	state, err := s.follow(ctx, c, id, &trail)
@@ -305,15 +309,38 @@ func (s *arcSvc) submit(ctx context.Context, env *engine.Env, kind string) engin
 		o.Perf = perf
 		return o
 	}
+	wnNote := ""
+	if pl != nil {
+		errOut, _ := c.sessionFile(ctx, id, jobStderr)
+		wnNote = s.wn.finish(ctx, s.t, out, errOut)
+	}
 	if !strings.Contains(string(out), marker) {
 		o := engine.Critf("job %s finished in %s but its stdout (%d bytes) lacks the marker %s (states %s)", id, took.Round(time.Second), len(out), marker, trail)
 		o.Perf = perf
 		return o
 	}
-	o := engine.Okf("job %s finished in %s (states %s), marker found in stdout (%d bytes, %d lines); queue %s; %s",
-		id, took.Round(time.Second), trail, len(out), strings.Count(string(out), "\n"), orDash(s.queue), credShort(kind, tok))
+	o := engine.Okf("job %s finished in %s (states %s), marker found in stdout (%d bytes, %d lines); queue %s; %s%s",
+		id, took.Round(time.Second), trail, len(out), strings.Count(string(out), "\n"), orDash(s.queue), credShort(kind, tok), wnNote)
 	o.Perf = perf
 	return o
+}
+
+// removeLater registers the job's removal: whatever happens next, with a
+// fresh credential (the check's token may have expired by then).
+func (s *arcSvc) removeLater(env *engine.Env, c *arcClient, kind, id string) {
+	env.Cleanup("remove ARC job "+id, func(cctx context.Context) error {
+		defer c.close()
+		cc := c
+		if kind == engine.CredToken {
+			fresh, _, err := s.client(cctx, kind, SubmitScopes...)
+			if err != nil {
+				return fmt.Errorf("no token to remove job %s: %w", id, err)
+			}
+			defer fresh.close()
+			cc = fresh
+		}
+		return cc.remove(cctx, id)
+	})
 }
 
 // follow polls the live state (diagnose/status: action=status lags behind by

@@ -216,8 +216,14 @@ func analyzeInfo(d *glue2Doc, wsURL, queue string) infoReport {
 	if !strings.EqualFold(svc.QualityLevel, "production") {
 		r.Problems = append(r.Problems, problem{false, fmt.Sprintf("service QualityLevel is %q, not production", svc.QualityLevel)})
 	}
+	r.analyzeEndpoint(svc, strings.TrimSuffix(wsURL, "/"))
+	r.analyzeQueue(svc, queue)
+	return r
+}
 
-	want := strings.TrimSuffix(wsURL, "/")
+// analyzeEndpoint finds the REST endpoint (preferably at want) and checks
+// its health and serving state.
+func (r *infoReport) analyzeEndpoint(svc *glue2Service, want string) {
 	var names []string
 	for i := range svc.ComputingEndpoint {
 		e := &svc.ComputingEndpoint[i]
@@ -229,26 +235,29 @@ func analyzeInfo(d *glue2Doc, wsURL, queue string) infoReport {
 			r.Endpoint = e
 		}
 	}
-	switch {
-	case r.Endpoint == nil:
+	e := r.Endpoint
+	if e == nil {
 		r.Problems = append(r.Problems, problem{true, fmt.Sprintf("REST interface %s not advertised (interfaces: %s)", RESTInterface, strings.Join(uniq(names), ", "))})
-	default:
-		e := r.Endpoint
-		if want != "" && strings.TrimSuffix(e.URL, "/") != want {
-			r.Problems = append(r.Problems, problem{false, fmt.Sprintf("REST endpoint published as %s, not %s", e.URL, want)})
-		}
-		switch strings.ToLower(e.HealthState) {
-		case "ok":
-		case "warning":
-			r.Problems = append(r.Problems, problem{false, "REST endpoint HealthState warning " + e.HealthStateInfo})
-		default:
-			r.Problems = append(r.Problems, problem{true, fmt.Sprintf("REST endpoint HealthState %q %s", e.HealthState, e.HealthStateInfo)})
-		}
-		if !strings.EqualFold(e.ServingState, "production") {
-			r.Problems = append(r.Problems, problem{false, fmt.Sprintf("REST endpoint ServingState %q, not production", e.ServingState)})
-		}
+		return
 	}
+	if want != "" && strings.TrimSuffix(e.URL, "/") != want {
+		r.Problems = append(r.Problems, problem{false, fmt.Sprintf("REST endpoint published as %s, not %s", e.URL, want)})
+	}
+	switch strings.ToLower(e.HealthState) {
+	case "ok":
+	case "warning":
+		r.Problems = append(r.Problems, problem{false, "REST endpoint HealthState warning " + e.HealthStateInfo})
+	default:
+		r.Problems = append(r.Problems, problem{true, fmt.Sprintf("REST endpoint HealthState %q %s", e.HealthState, e.HealthStateInfo)})
+	}
+	if !strings.EqualFold(e.ServingState, "production") {
+		r.Problems = append(r.Problems, problem{false, fmt.Sprintf("REST endpoint ServingState %q, not production", e.ServingState)})
+	}
+}
 
+// analyzeQueue finds the queue (any when queue is empty; a VO share of it
+// will do) and checks its serving state.
+func (r *infoReport) analyzeQueue(svc *glue2Service, queue string) {
 	for i := range svc.ComputingShare {
 		s := &svc.ComputingShare[i]
 		q := s.MappingQueue
@@ -277,7 +286,6 @@ func analyzeInfo(d *glue2Doc, wsURL, queue string) infoReport {
 	case !strings.EqualFold(r.Queue.ServingState, "production"):
 		r.Problems = append(r.Problems, problem{false, fmt.Sprintf("queue %s ServingState %q, not production", r.Queue.Name, r.Queue.ServingState)})
 	}
-	return r
 }
 
 func uniq(s []string) []string {

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"time"
 
@@ -291,4 +292,58 @@ func arcTerminal(state string) bool {
 		return true
 	}
 	return false
+}
+
+// uploadTimeout bounds one input-file upload (the probe binary is ~20 MB).
+const uploadTimeout = 3 * time.Minute
+
+// upload puts the job's input files into its session directory
+// (PUT <job>/session/<name>): A-REX starts a job whose description lists
+// input files without a source once the client has uploaded them.
+func (c *arcClient) upload(ctx context.Context, id string, files []inputFile) error {
+	for _, f := range files {
+		if err := c.put(ctx, id, f); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (c *arcClient) put(ctx context.Context, id string, f inputFile) error {
+	ctx, cancel := context.WithTimeout(ctx, uploadTimeout)
+	defer cancel()
+	var body io.Reader = bytes.NewReader(f.content)
+	size := int64(len(f.content))
+	if f.content == nil {
+		fh, err := os.Open(f.path)
+		if err != nil {
+			return fmt.Errorf("input file %s: %w", f.name, err)
+		}
+		defer fh.Close()
+		st, err := fh.Stat()
+		if err != nil {
+			return fmt.Errorf("input file %s: %w", f.name, err)
+		}
+		body, size = fh, st.Size()
+	}
+	p := "/jobs/" + url.PathEscape(id) + "/session/" + url.PathEscape(f.name)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPut, c.base+p, body)
+	if err != nil {
+		return fmt.Errorf("PUT %s: %w", p, err)
+	}
+	req.ContentLength = size
+	req.Header.Set("Content-Type", "application/octet-stream")
+	if c.tok != nil {
+		req.Header.Set("Authorization", "Bearer "+c.tok.Bearer())
+	}
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return fmt.Errorf("PUT %s: %w", p, scrubURLError(err))
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return &httpError{Method: http.MethodPut, Path: p, Code: resp.StatusCode, Status: cred.Redact(resp.Status), Body: cred.Redact(firstLine(string(data), 120))}
+	}
+	return nil
 }

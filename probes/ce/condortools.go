@@ -133,6 +133,11 @@ func (t *condorTools) env() []string {
 		"_condor_SEC_CLIENT_AUTHENTICATION_METHODS=SCITOKENS",
 		"_condor_AUTH_SSL_CLIENT_CADIR=" + t.caDir,
 		"_condor_TOOL_DEBUG=",
+		// A job's proxy (x509userproxy) is copied with the job, not
+		// delegated: HTCondor 23.9.6's schedd fails the delegation at
+		// spool time (SchedLog: "get_x509_delegation(): delegation
+		// failed: X509Credential::Request() failed").
+		"_condor_DELEGATE_JOB_GSI_CREDENTIALS=False",
 	}
 	if tmp := os.Getenv("TMPDIR"); tmp != "" {
 		env = append(env, "TMPDIR="+tmp)

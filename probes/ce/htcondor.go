@@ -30,6 +30,9 @@ type condorSvc struct {
 	pool string // host:port of the CE's collector (shared port)
 	aud  string
 	job  jobSpec
+	wn   *wnState // the worker-node checks' share of 14tkn-submit's job
+	// wnProxy: the probe's proxy goes with the job (x509userproxy).
+	wnProxy bool
 }
 
 // NewHTCondor builds the HTCondor-CE catalogue for one service:
@@ -43,7 +46,8 @@ func newHTCondor(t probe.Target, job jobSpec) (*engine.Service, error) {
 	}
 	u := t.Service.URL
 	host, port := probe.HostPort(u)
-	s := &condorSvc{t: t, u: u, host: host, pool: net.JoinHostPort(host, port), aud: t.Audience(), job: job}
+	s := &condorSvc{t: t, u: u, host: host, pool: net.JoinHostPort(host, port), aud: t.Audience(), job: job,
+		wn: &wnState{}, wnProxy: hasProxyFile(t)}
 	svc := t.NewService(TypeHTCondor)
 	submitTO := max(svc.Timeout, MinSubmitTimeout)
 	svc.Checks = []engine.Check{
@@ -52,6 +56,7 @@ func newHTCondor(t probe.Target, job jobSpec) (*engine.Service, error) {
 		{ID: IDTknSubmit, Credential: engine.CredToken, Requires: []string{IDTknPing}, Timeout: submitTO, Run: s.runSubmit, Reproduce: s.reproSubmit},
 		{ID: IDTknAccess, Credential: engine.CredToken, Requires: []string{IDConnection}, Run: s.runAccess, Reproduce: s.reproAccess},
 	}
+	svc.Checks = append(svc.Checks, wnChecks(t, s.wn, s.wnProxy)...)
 	return svc, nil
 }
 
@@ -160,6 +165,7 @@ var clusterRE = regexp.MustCompile(`submitted to cluster (\d+)`)
 func (s *condorSvc) runSubmit(ctx context.Context, env *engine.Env) engine.Outcome {
 	o := s.submit(ctx, env)
 	o.Reproduce = s.reproSubmit()
+	s.wn.setSubmit(o)
 	return o
 }
 
@@ -175,64 +181,34 @@ func (s *condorSvc) submit(ctx context.Context, env *engine.Env) engine.Outcome 
 	defer os.RemoveAll(dir)
 	marker := newMarker(env.RunID, env.Check)
 	name := jobName(env.RunID, env.Check)
-	if err := os.WriteFile(filepath.Join(dir, "gridprobe-job.sh"), []byte("#!/bin/sh\n"+s.job.script(marker)+"\n"), 0o755); err != nil {
-		return engine.Unknownf("job script: %v", err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "gridprobe.sub"), []byte(s.job.condorSubmit(name, s.t.Service.Queue)), 0o644); err != nil {
-		return engine.Unknownf("submit file: %v", err)
+	js, pl := s.wn.prepare(ctx, env, s.t, s.job, s.wnProxy)
+	if err := s.writeJob(dir, js, pl, marker, name); err != nil {
+		return engine.Unknownf("%v", err)
 	}
 	start := time.Now()
 	r := tools.run(ctx, tok, dir, "condor_submit", "-pool", s.pool, "-addr", sd.Addr, "-spool", "gridprobe.sub")
 	m := clusterRE.FindStringSubmatch(r.stdout)
+	if r.err != nil && m != nil {
+		// Submitted, then failed (e.g. spooling its files): remove it.
+		env.Cleanup("remove HTCondor job "+m[1], func(cctx context.Context) error { return s.remove(cctx, tools, sd, m[1]) })
+	}
 	if r.err != nil || m == nil {
 		out := firstLine(r.output(), 160)
 		return engine.Critf("condor_submit to schedd %s failed: %s (%s; %s)", sd.Name, out, explainCondor(out), tok.Summary())
 	}
 	cluster := m[1]
 	env.Logf("submitted HTCondor job %s.0 to %s", cluster, sd.Name)
+	if pl != nil {
+		s.wn.setJob(cluster, s.reproWN(js, pl))
+	}
 	env.Cleanup("remove HTCondor job "+cluster, func(cctx context.Context) error {
 		return s.remove(cctx, tools, sd, cluster)
 	})
 
 	var trail stateTrail
-	var last map[string]string
-	wait := 500 * time.Millisecond
-	for done := false; !done; {
-		select {
-		case <-ctx.Done():
-			return engine.Critf("job %s on schedd %s not finished after %s (states %s)", cluster, sd.Name, time.Since(start).Round(time.Second), trail)
-		case <-time.After(wait):
-		}
-		wait = pollInterval
-		q, err := s.query(ctx, tools, tok, sd, cluster)
-		if err != nil {
-			env.Logf("condor_q: %v", err)
-			continue
-		}
-		if q == nil {
-			return engine.Critf("job %s left the queue of schedd %s before its output was fetched (states %s)", cluster, sd.Name, trail)
-		}
-		last = q
-		st := condorStates[q["JobStatus"]]
-		switch q["JobStatus"] {
-		case "5":
-			if q["HoldReasonCode"] == "16" {
-				st = "Spooling"
-				break
-			}
-			trail.add(st)
-			return engine.Critf("job %s HELD on schedd %s: %s (hold code %s/%s; states %s)", cluster, sd.Name,
-				orDash(q["HoldReason"]), q["HoldReasonCode"], q["HoldReasonSubCode"], trail)
-		case "3":
-			trail.add(st)
-			return engine.Critf("job %s removed on schedd %s: %s (states %s)", cluster, sd.Name, orDash(q["RemoveReason"]), trail)
-		case "4":
-			done = true
-		}
-		if st == "" {
-			st = "JobStatus " + q["JobStatus"]
-		}
-		trail.add(st)
+	last, bad := s.waitCompleted(ctx, env, tools, tok, sd, cluster, start, &trail)
+	if bad != nil {
+		return *bad
 	}
 	took := time.Since(start)
 	perf := []engine.Perf{{Label: "job_time", Value: took.Seconds(), Unit: "s"}}
@@ -244,30 +220,115 @@ func (s *condorSvc) submit(ctx context.Context, env *engine.Env) engine.Outcome 
 	}
 	out, _ := os.ReadFile(filepath.Join(dir, jobStdout))
 	errOut, _ := os.ReadFile(filepath.Join(dir, jobStderr))
-	owner := orDash(last["Owner"])
-	if last["ExitBySignal"] == "true" {
-		o := engine.Critf("job %s killed by signal %s after %s (states %s; owner %s)", cluster, last["ExitSignal"], took.Round(time.Second), trail, owner)
-		o.Perf = perf
-		return o
+	wnNote := ""
+	if pl != nil {
+		wnNote = s.wn.finish(ctx, s.t, out, errOut)
 	}
-	if code := last["ExitCode"]; code != "0" {
-		why := fmt.Sprintf("job %s completed with exit code %s after %s", cluster, orDash(code), took.Round(time.Second))
-		if e := firstLine(string(errOut), 100); e != "" {
-			why += " (stderr: " + e + ")"
-		}
-		o := engine.Critf("%s (states %s; owner %s on schedd %s)", why, trail, owner, sd.Name)
-		o.Perf = perf
-		return o
-	}
-	if !strings.Contains(string(out), marker) {
-		o := engine.Critf("job %s completed in %s but its output (%d bytes) lacks the marker %s (states %s)", cluster, took.Round(time.Second), len(out), marker, trail)
-		o.Perf = perf
-		return o
-	}
-	o := engine.Okf("job %s completed in %s (states %s), marker found in output (%d bytes, %d lines); owner %s on schedd %s",
-		cluster, took.Round(time.Second), trail, len(out), strings.Count(string(out), "\n"), owner, sd.Name)
+	o := condorJobOutcome(condorJob{cluster: cluster, took: took, last: last, trail: trail, out: out, errOut: errOut,
+		marker: marker, schedd: sd.Name}, wnNote)
 	o.Perf = perf
 	return o
+}
+
+// condorJob is what a finished job left to judge.
+type condorJob struct {
+	cluster     string
+	took        time.Duration
+	last        map[string]string
+	trail       stateTrail
+	out, errOut []byte
+	marker      string
+	schedd      string
+}
+
+// condorJobOutcome judges a completed job: killed, a non-zero exit, output
+// without the marker, or OK.
+func condorJobOutcome(j condorJob, wnNote string) engine.Outcome {
+	owner := orDash(j.last["Owner"])
+	took := j.took.Round(time.Second)
+	if j.last["ExitBySignal"] == "true" {
+		return engine.Critf("job %s killed by signal %s after %s (states %s; owner %s)", j.cluster, j.last["ExitSignal"], took, j.trail, owner)
+	}
+	if code := j.last["ExitCode"]; code != "0" {
+		why := fmt.Sprintf("job %s completed with exit code %s after %s", j.cluster, orDash(code), took)
+		if e := firstLine(string(j.errOut), 100); e != "" {
+			why += " (stderr: " + e + ")"
+		}
+		return engine.Critf("%s (states %s; owner %s on schedd %s)", why, j.trail, owner, j.schedd)
+	}
+	if !strings.Contains(string(j.out), j.marker) {
+		return engine.Critf("job %s completed in %s but its output (%d bytes) lacks the marker %s (states %s)", j.cluster, took, len(j.out), j.marker, j.trail)
+	}
+	return engine.Okf("job %s completed in %s (states %s), marker found in output (%d bytes, %d lines); owner %s on schedd %s%s",
+		j.cluster, took, j.trail, len(j.out), strings.Count(string(j.out), "\n"), owner, j.schedd, wnNote)
+}
+
+// writeJob writes the job's script, input files and submit description
+// into the (private, temporary) submit directory.
+func (s *condorSvc) writeJob(dir string, js jobSpec, pl *wnPayload, marker, name string) error {
+	if err := os.WriteFile(filepath.Join(dir, "gridprobe-job.sh"), []byte("#!/bin/sh\n"+js.script(marker)+"\n"), 0o755); err != nil {
+		return fmt.Errorf("job script: %w", err)
+	}
+	if pl != nil {
+		if err := writeInputs(dir, pl.files(js.launcher(marker))); err != nil {
+			return fmt.Errorf("job input files: %w", err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(dir, "gridprobe.sub"), []byte(js.condorSubmit(name, s.t.Service.Queue)), 0o644); err != nil {
+		return fmt.Errorf("submit file: %w", err)
+	}
+	return nil
+}
+
+// waitCompleted follows the job until it completed (its last state
+// attributes) or returns why it will not (held, removed, gone, timeout).
+func (s *condorSvc) waitCompleted(ctx context.Context, env *engine.Env, tools *condorTools, tok *cred.Token, sd schedd,
+	cluster string, start time.Time, trail *stateTrail) (map[string]string, *engine.Outcome) {
+	var last map[string]string
+	wait := 500 * time.Millisecond
+	for done := false; !done; {
+		select {
+		case <-ctx.Done():
+			return nil, critf("job %s on schedd %s not finished after %s (states %s)", cluster, sd.Name, time.Since(start).Round(time.Second), trail)
+		case <-time.After(wait):
+		}
+		wait = pollInterval
+		q, err := s.query(ctx, tools, tok, sd, cluster)
+		if err != nil {
+			env.Logf("condor_q: %v", err)
+			continue
+		}
+		if q == nil {
+			return nil, critf("job %s left the queue of schedd %s before its output was fetched (states %s)", cluster, sd.Name, trail)
+		}
+		last = q
+		st := condorStates[q["JobStatus"]]
+		switch q["JobStatus"] {
+		case "5":
+			if q["HoldReasonCode"] == "16" {
+				st = "Spooling"
+				break
+			}
+			trail.add(st)
+			return nil, critf("job %s HELD on schedd %s: %s (hold code %s/%s; states %s)", cluster, sd.Name,
+				orDash(q["HoldReason"]), q["HoldReasonCode"], q["HoldReasonSubCode"], trail)
+		case "3":
+			trail.add(st)
+			return nil, critf("job %s removed on schedd %s: %s (states %s)", cluster, sd.Name, orDash(q["RemoveReason"]), trail)
+		case "4":
+			done = true
+		}
+		if st == "" {
+			st = "JobStatus " + q["JobStatus"]
+		}
+		trail.add(st)
+	}
+	return last, nil
+}
+
+func critf(format string, a ...any) *engine.Outcome {
+	o := engine.Critf(format, a...)
+	return &o
 }
 
 var queryAttrs = []string{"JobStatus", "HoldReasonCode", "HoldReasonSubCode", "ExitCode", "ExitBySignal", "ExitSignal", "Owner", "HoldReason", "RemoveReason"}

@@ -15,6 +15,7 @@ import (
 	"github.com/gridprobe/gridprobe/internal/cred"
 	"github.com/gridprobe/gridprobe/internal/engine"
 	"github.com/gridprobe/gridprobe/internal/testbedenv"
+	"github.com/gridprobe/gridprobe/internal/wnline"
 	"github.com/gridprobe/gridprobe/probes/probe"
 )
 
@@ -29,6 +30,7 @@ func cetestbed(t *testing.T) map[string]string {
 	env := testbedenv.Load(t, "GRIDPROBE_ARC_URL", "GRIDPROBE_HTCONDOR_URL")
 	t.Setenv(CondorRootEnv, env["GRIDPROBE_CONDOR_ROOT"])
 	t.Setenv(ExpiredTokenEnv, env["GRIDPROBE_CE_EXPIRED_TOKEN_FILE"])
+	t.Setenv(WNBinaryEnv, wnTestBinary(t))
 	return env
 }
 
@@ -109,8 +111,15 @@ sites:
     services:
       - type: %s
         url: %s%s
+      # the site's storage: what the test job's probe wn checks
+      - {type: webdav, url: %s, scope_base: /testvo, write_dir: /testvo/gridprobe,
+         read_file: {path: /testvo/reference.dat, adler32: "%s", size: %s}}
+      - {type: xrootd, url: %s, scope_base: /testvo, write_dir: /testvo/gridprobe,
+         read_file: {path: /testvo/reference.dat, adler32: "%s", size: %s}}
 `, env["X509_USER_PROXY"], env["X509_CERT_DIR"], env["X509_VOMS_DIR"], env["GRIDPROBE_ISSUER"], env["GRIDPROBE_CLIENT_ID"],
-		env["GRIDPROBE_CLIENT_SECRET_FILE"], env["GRIDPROBE_ISSUER_CA"], sc.kind, u, queue)
+		env["GRIDPROBE_CLIENT_SECRET_FILE"], env["GRIDPROBE_ISSUER_CA"], sc.kind, u, queue,
+		env["GRIDPROBE_WEBDAV_URL"], env["GRIDPROBE_REF_ADLER32"], env["GRIDPROBE_REF_SIZE"],
+		env["GRIDPROBE_XROOTD_URL"], env["GRIDPROBE_REF_ADLER32"], env["GRIDPROBE_REF_SIZE"])
 	cfg, err := config.Parse("ce-test-sites.yaml", []byte(yml))
 	if err != nil {
 		t.Fatalf("config: %v", err)
@@ -131,7 +140,13 @@ sites:
 
 func runCE(t *testing.T, env map[string]string, sc ceScenario) *ceRun {
 	t.Helper()
-	target := sc.target(t, env)
+	return runCETarget(t, sc, sc.target(t, env))
+}
+
+// runCETarget runs a scenario on a prepared target. It calls no t.Fatal
+// after the service is built, so scenarios may run on other goroutines.
+func runCETarget(t *testing.T, sc ceScenario, target probe.Target) *ceRun {
+	t.Helper()
 	var svc *engine.Service
 	var err error
 	if sc.kind == TypeARC {
@@ -139,13 +154,12 @@ func runCE(t *testing.T, env map[string]string, sc ceScenario) *ceRun {
 	} else {
 		svc, err = newHTCondor(target, sc.job)
 	}
-	if err != nil {
-		t.Fatal(err)
+	if err == nil && len(sc.checks) > 0 {
+		svc, err = engine.Select(svc, sc.checks)
 	}
-	if len(sc.checks) > 0 {
-		if svc, err = engine.Select(svc, sc.checks); err != nil {
-			t.Fatal(err)
-		}
+	if err != nil {
+		t.Error(err)
+		return &ceRun{results: map[string]engine.Result{}, target: target}
 	}
 	r := engine.Runner{RunID: target.RunID, Log: testLog{t, sc.onLog}, CleanupTimeout: 2 * time.Minute}
 	ctx := sc.ctx
@@ -181,7 +195,8 @@ func (r *ceRun) want(t *testing.T, check string, st engine.State, substr ...stri
 	t.Helper()
 	res, ok := r.results[check]
 	if !ok {
-		t.Fatalf("no result for %s", check)
+		t.Errorf("no result for %s", check)
+		return res
 	}
 	if res.State != st {
 		t.Errorf("%s: state %s, want %s (%s)", check, res.State, st, res.Detail)
@@ -245,6 +260,7 @@ func TestIntegrationARCAllOK(t *testing.T) {
 	r.want(t, IDTknSubmit, engine.OK, "marker found", "FINISHED", "token sub=gridprobe")
 	r.want(t, IDTknAccess, engine.OK, "all 4 bad tokens refused", "forged signature (403", "untrusted issuer (403", "expired 1h ago (403", "other audience (403")
 	r.want(t, engine.SummaryID, engine.OK)
+	wantWNAllOK(t, r)
 	for _, id := range []string{IDCrtSubmit, IDTknSubmit} {
 		res := r.results[id]
 		if len(res.Reproduce) < 4 || !strings.Contains(strings.Join(res.Reproduce, "\n"), "diagnose/status") {
@@ -310,6 +326,7 @@ func TestIntegrationHTCondorAllOK(t *testing.T) {
 	r.want(t, IDTknAccess, engine.OK, "all 5 bad tokens refused", "compute.read only (DENIED)", "forged signature (AUTHENTICATE:1004)",
 		"untrusted issuer (AUTHENTICATE:1004)", "expired 1h ago (AUTHENTICATE:1004)", "other audience (AUTHENTICATE:1004)")
 	r.want(t, engine.SummaryID, engine.OK)
+	wantWNAllOK(t, r)
 	if _, ok := r.results[IDSSL]; ok {
 		t.Error("HTCondor-CE has no 2ssl check")
 	}
@@ -322,8 +339,12 @@ func TestIntegrationHTCondorAllOK(t *testing.T) {
 func TestIntegrationFailingJob(t *testing.T) {
 	env := cetestbed(t)
 	t.Run("arc", func(t *testing.T) {
-		r := runCE(t, env, ceScenario{kind: TypeARC, job: jobSpec{exit: 3}, checks: []string{IDTknSubmit}})
+		r := runCE(t, env, ceScenario{kind: TypeARC, job: jobSpec{exit: 3}, checks: []string{IDTknSubmit, wnline.Summary, wnline.TknRead}})
 		r.want(t, IDTknSubmit, engine.Critical, "FINISHED", "Job finished with wrong exit code - 3 != 0")
+		// The WN checks say why they have nothing: the CE's reason.
+		for _, id := range []string{wnline.Summary, wnline.TknRead} {
+			r.want(t, id, engine.Unknown, "prerequisite 14tkn-submit failed: job", "Job finished with wrong exit code - 3 != 0")
+		}
 	})
 	t.Run("htcondor", func(t *testing.T) {
 		r := runCE(t, env, ceScenario{kind: TypeHTCondor, job: jobSpec{exit: 3}, checks: []string{IDTknSubmit}})

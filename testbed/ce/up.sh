@@ -205,6 +205,9 @@ EOF
 	say "ARC up in $(( ($(date +%s%N) - t0) / 1000000 )) ms: https://localhost:$ARC_PORT/arex (queue grid)"
 }
 
+# shellcheck source=../lib/wn-node.sh
+. "$HERE/../lib/wn-node.sh"
+
 # ---------------------------------------------------------------- HTCondor (trixie chroot)
 CONDOR_ROOT=""
 start_condor() {
@@ -218,6 +221,11 @@ start_condor() {
 		chroot "$R" update-ca-certificates >/dev/null 2>&1 || die "update-ca-certificates in the chroot failed"
 		changed=1
 	fi
+	# The chroot is also the jobs' worker node: like a site's worker nodes it has the grid CA directory at
+	# /etc/grid-security/certificates, and it resolves names as the host does (the testbed SE listens on
+	# 127.0.0.1 only; a ::1 localhost line would send the jobs' storage checks to a closed port first).
+	# Neither needs a restart.
+	wn_node_files "$TB/certificates" "$R"
 	# SCITOKENS runs a TLS handshake inside CEDAR: the daemons present the CE host certificate.
 	mkdir -p "$R/etc/condor/gridprobe"
 	if ! cmp -s "$HOSTCERT" "$R/etc/condor/gridprobe/hostcert.pem" || ! cmp -s "$HOSTKEY" "$R/etc/condor/gridprobe/hostkey.pem"; then

@@ -259,12 +259,17 @@ put_rendered() {
 	if cmp -s "$3.new" "$3"; then rm -f "$3.new"; else chmod 0644 "$3.new"; mv "$3.new" "$3"; CHANGED=1; fi
 }
 
+# shellcheck source=../lib/wn-node.sh
+. "$HERE/../lib/wn-node.sh"
+
 start_arc() { # REL
 	local REL=$1 PORT=${ARCP[$1]} ROOT VER S t
 	RP="" HP=""
 	ROOT=$("$HERE/chroot.sh" "$REL" arc) || die "no $REL chroot with ARC"
 	VER=$(cat "$ROOT/.gridprobe-arc-version")
 	S="$MX/arc-$REL"
+	# The fork jobs run in the chroot: it is their worker node (probe wn).
+	wn_node_files "$TB/certificates" "$ROOT"
 	mkdir -p "$S"/{host,run,log,control,session,tmp,bin}
 	chmod 0755 "$S" "$S"/{run,log,control,session,bin}
 	chmod 1777 "$S/tmp"
@@ -350,6 +355,8 @@ start_condor() { # REL
 		chroot "$ROOT" update-ca-certificates >/dev/null 2>&1 || die "update-ca-certificates in the $REL chroot failed"
 		CHANGED=1
 	fi
+	# The chroot is the test jobs' worker node (probe wn): CA directory and name resolution as on the host.
+	wn_node_files "$TB/certificates" "$ROOT"
 	# SCITOKENS runs a TLS handshake inside CEDAR: the daemons present the CE host certificate.
 	mkdir -p "$ROOT/etc/condor/gridprobe"
 	put_file "$CE_HOST/hostcert.pem" "$ROOT/etc/condor/gridprobe/hostcert.pem" 0644
