@@ -29,9 +29,10 @@ var gfalPyScript []byte
 type GfalPyResult struct {
 	// Wall is the operation list alone, timed inside the process; Setup is
 	// importing gfal2 and creating the context; Process is the whole
-	// process, interpreter start-up included.
-	Wall, Setup, Process time.Duration
-	Ops, Failed          int
+	// process, interpreter start-up included, and CPU its user+system
+	// time.
+	Wall, Setup, Process, CPU time.Duration
+	Ops, Failed               int
 	// OK says, per operation, whether it succeeded; Errors holds the
 	// gfal2 message of each failed one (redacted).
 	OK     []bool
@@ -161,7 +162,7 @@ func runPy(ctx context.Context, in pyInput, baseEnv []string, tmp string) (GfalP
 	if len(out.Ops) != len(in.Ops) {
 		return GfalPyResult{}, fmt.Errorf("%s answered %d operations of %d", filepath.Base(script), len(out.Ops), len(in.Ops))
 	}
-	r := GfalPyResult{Wall: secs(out.Wall), Setup: secs(out.Setup), Process: process, Ops: len(out.Ops),
+	r := GfalPyResult{Wall: secs(out.Wall), Setup: secs(out.Setup), Process: process, CPU: cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime(), Ops: len(out.Ops),
 		OK: make([]bool, len(out.Ops)), Errors: make([]string, len(out.Ops))}
 	for i, o := range out.Ops {
 		r.OK[i] = o.OK

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"runtime"
 	"strings"
 	"time"
 
@@ -42,11 +43,11 @@ func gridprobeRounds(ctx context.Context, o opts) *p1Run {
 	}
 	sePid := bench.SEPid()
 	var walls []time.Duration
-	var seCPU time.Duration
+	var seCPU, gpCPU time.Duration
 	seKnown := true
 	var tally bench.Tally
 	for i := 0; i < o.runs; i++ {
-		c0 := bench.ProcCPU(sePid)
+		c0, p0 := bench.ProcCPU(sePid), bench.ProcessCPU()
 		// storage only: the gfal2 baseline has no CE operations
 		res, err := bench.RunRound(ctx, cfg, bench.RoundOptions{Types: []string{webdav.Type, xrootd.Type}})
 		if err != nil {
@@ -54,6 +55,7 @@ func gridprobeRounds(ctx context.Context, o opts) *p1Run {
 			return r
 		}
 		c1 := bench.ProcCPU(sePid)
+		gpCPU += bench.ProcessCPU() - p0
 		seKnown = seKnown && c0 > 0 && c1 >= c0 // 0: no SE pid, or it restarted
 		seCPU += c1 - c0
 		walls = append(walls, res.Wall)
@@ -61,12 +63,14 @@ func gridprobeRounds(ctx context.Context, o opts) *p1Run {
 		logf("P1 gridprobe round %d: %s, %s", i+1, bench.Secs(res.Wall), tally)
 	}
 	r.gp = bench.Median(walls)
-	se := "unknown (the SE restarted during the rounds, or its pid file is missing)"
+	n := time.Duration(o.runs)
+	cpu := fmt.Sprintf("gridprobe used %s CPU per round and the SE's xrootd an unknown amount (it restarted during the rounds, or its pid file is missing)", bench.Secs(gpCPU/n))
 	if seKnown {
-		se = bench.Secs(seCPU / time.Duration(o.runs))
+		floor := (gpCPU + seCPU) / n / time.Duration(runtime.NumCPU())
+		cpu = fmt.Sprintf("gridprobe used %s CPU per round and the SE's xrootd %s: on %d CPUs no round can take less than %s, and the median took %.2f× that",
+			bench.Secs(gpCPU/n), bench.Secs(seCPU/n), runtime.NumCPU(), bench.Secs(floor), r.gp.Seconds()/floor.Seconds())
 	}
-	r.notes = []string{fmt.Sprintf("P1 gridprobe: %s per round (median of %d; %s); the SE's xrootd used %s CPU per round.",
-		bench.Secs(r.gp), o.runs, tally, se)}
+	r.notes = []string{fmt.Sprintf("P1 gridprobe: %s per round (median of %d; %s); %s.", bench.Secs(r.gp), o.runs, tally, cpu)}
 	for _, l := range tally.NotOK {
 		r.notes = append(r.notes, "P1 not OK (probe finding, not a bench error): "+truncate(l, 200))
 	}
@@ -154,15 +158,21 @@ func p1b(ctx context.Context, o opts, r *p1Run) ([]bench.Row, []string) {
 	if why := bench.GfalPyAvailable(); why != "" {
 		return []bench.Row{{Figure: fig, Measured: "gridprobe " + bench.Secs(r.gp), Target: target, Verdict: "not measured: " + why}}, nil
 	}
-	var walls, setups, procs []time.Duration
+	var walls, setups, procs, cpus, seCPUs []time.Duration
 	var last bench.GfalPyResult
 	var ops []bench.GfalOp
+	sePid := bench.SEPid()
 	for i := 0; i < o.gfalRuns; i++ {
 		ops = r.gfalOps()
+		c0 := bench.ProcCPU(sePid)
 		res, err := bench.GfalPyRun(ctx, r.tokens, ops, os.Environ(), r.tmp)
 		if err != nil {
 			return []bench.Row{notMeasured(fig, target, "gfal2 Python: "+err.Error())}, nil
 		}
+		if c1 := bench.ProcCPU(sePid); c0 > 0 && c1 >= c0 {
+			seCPUs = append(seCPUs, c1-c0)
+		}
+		cpus = append(cpus, res.CPU)
 		walls, setups, procs = append(walls, res.Wall), append(setups, res.Setup), append(procs, res.Process)
 		last = res
 		if os.Getenv("BENCH_DEBUG") != "" {
@@ -180,6 +190,11 @@ func p1b(ctx context.Context, o opts, r *p1Run) ([]bench.Row, []string) {
 	notes := []string{fmt.Sprintf("P1b gfal2 Python: %s per run for the operation list alone (median of %d; %.0f ms an operation), %d operations, %d failed (the expected refusals among them); "+
 		"importing gfal2 and creating the context took %s more, the whole process %s; tokens fetched before the process started, handed to gfal2 through its credential API (BEARER for https) and BEARER_TOKEN (XrdCl's ztn).",
 		bench.Secs(gf), len(walls), gf.Seconds()*1000/float64(max(last.Ops, 1)), last.Ops, last.Failed, bench.Secs(bench.Median(setups)), bench.Secs(bench.Median(procs)))}
+	se := "an unknown amount (it restarted, or its pid file is missing)"
+	if len(seCPUs) == len(walls) {
+		se = bench.Secs(bench.Median(seCPUs))
+	}
+	notes = append(notes, fmt.Sprintf("P1b CPU per run (medians): the Python process %s, the SE's xrootd %s.", bench.Secs(bench.Median(cpus)), se))
 	if r.cliOK != nil {
 		d := bench.Differences(ops, r.cliOK, last.OK)
 		if d.InContext+d.AsProcesses == 0 {
