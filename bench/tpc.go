@@ -3,14 +3,11 @@ package bench
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"crypto/tls"
 	"fmt"
-	"hash/adler32"
-	"math/rand/v2"
 	"net/http"
 	"net/url"
-	"sort"
-	"strconv"
 	"strings"
 	"time"
 
@@ -20,257 +17,183 @@ import (
 	"github.com/gridprobe/gridprobe/probes/probe"
 )
 
-// The TPC figure: HTTP third-party copies (pull, tokens) of files of
-// several sizes from the testbed's main SE to its partner SE, both real
-// XRootD 5.5.3 with libXrdHttpTPC on this machine, through probes/httptpc.
-// The source files are uploaded first (untimed) into a scratch area of the
-// bench's own on the main SE; every copy is verified (size and adler32 at
-// the destination) and everything is deleted afterwards through the
-// scratch guard.
+// TPC (P6): the wall time of one HTTP-TPC copy between the testbed's two
+// storage elements, by file size, and what the probe itself sends and
+// receives for it (the file travels only between the SEs).
 
-// TPCSide is one SE of the copies.
-type TPCSide struct {
-	Base      string // https://host:port
-	WriteDir  string // the scratch areas' parent
-	ScopeBase string // the issuer's base path for this SE
+// TPCEnv is where P6 copies: the site (source of a pull by the partner,
+// of a push to it) and the partner, each https://host:port with its scope
+// base and a write directory, and the credentials.
+type TPCEnv struct {
+	Site, Partner                   string
+	SiteScopeBase, PartnerScopeBase string
+	SiteWriteDir, PartnerWriteDir   string
+	Proxy                           *cred.Proxy
+	CAs                             *cred.CAStore
+	Tokens                          cred.Source
 }
 
-// TPCCopy is one timed copy.
-type TPCCopy struct {
-	Size     int64
-	Duration time.Duration // COPY sent → final line (httptpc.CopyResult.Duration)
-	Markers  int
-}
-
-// TPCResult is the copies of one run, in the order made, and what the
-// clean-up could not delete.
+// TPCResult is one timed copy.
 type TPCResult struct {
-	Copies    []TPCCopy
-	Leftovers []string
+	Mode    httptpc.Mode
+	Size    int64
+	Wall    time.Duration // COPY sent to final line read
+	Markers int
+	Wire    httptpc.Wire // the probe's own traffic for the copy
 }
 
-// tpcSideState is a side with its scratch area and plain HTTPS client.
-type tpcSideState struct {
-	TPCSide
-	scratch probe.Scratch
-	hc      *http.Client
-}
-
-func (s *tpcSideState) scope(kind, p string) string {
-	rel := strings.TrimPrefix(p, s.ScopeBase)
-	if rel == "" {
-		rel = "/"
-	}
-	return "storage." + kind + ":" + rel
-}
-
-// TPCCopies uploads one file per size to src, then copies each repeats
-// times to dst (pull: dst is the active side), and cleans up.
-func TPCCopies(ctx context.Context, tokens cred.Source, ca *cred.CAStore, src, dst TPCSide, sizes []int64, repeats int) (res TPCResult, err error) {
+// MeasureTPC makes a source file of each size on the site (with the
+// proxy), copies it to the partner with tokens by pull (the partner
+// fetches) and by push (the site sends), runs times each, and removes
+// every file through the scratch guards. Results are in size, mode, run
+// order.
+func MeasureTPC(ctx context.Context, e TPCEnv, sizes []int64, runs int) ([]TPCResult, error) {
 	runID := engine.NewRunID()
-	var sides [2]*tpcSideState
-	for i, s := range []TPCSide{src, dst} {
-		sc, err := probe.NewScratch(s.WriteDir, runID)
-		if err != nil {
-			return TPCResult{}, err
-		}
-		u, err := url.Parse(s.Base)
-		if err != nil {
-			return TPCResult{}, err
-		}
-		tr := &http.Transport{TLSClientConfig: ca.TLSConfig(u.Host, nil), DisableCompression: true}
-		defer tr.CloseIdleConnections()
-		sides[i] = &tpcSideState{TPCSide: s, scratch: sc, hc: &http.Client{Transport: tr, Timeout: 5 * time.Minute}}
+	siteArea, err := probe.NewScratch(e.SiteWriteDir, runID)
+	if err != nil {
+		return nil, err
 	}
-	s, d := sides[0], sides[1]
-	var files [2][]string
-	defer func() {
-		for i, side := range sides {
-			res.Leftovers = append(res.Leftovers, cleanupSide(context.WithoutCancel(ctx), tokens, side, files[i])...)
-		}
-	}()
-	for _, side := range sides {
-		if err := side.mkcol(ctx, tokens); err != nil {
-			return TPCResult{}, err
+	partnerArea, err := probe.NewScratch(e.PartnerWriteDir, runID)
+	if err != nil {
+		return nil, err
+	}
+	pc, pp := proxyClient(e, e.Site), proxyClient(e, e.Partner)
+	defer pc.CloseIdleConnections()
+	defer pp.CloseIdleConnections()
+	defer removeArea(pc, e.Site, siteArea)
+	defer removeArea(pp, e.Partner, partnerArea)
+	for _, a := range []struct {
+		hc   *http.Client
+		base string
+		s    probe.Scratch
+	}{{pc, e.Site, siteArea}, {pp, e.Partner, partnerArea}} {
+		if err := davDo(ctx, a.hc, "MKCOL", a.base+a.s.Dir(), nil, 201); err != nil {
+			return nil, err
 		}
 	}
-	c := httptpc.NewClient(func(hostport string) *tls.Config { return ca.TLSConfig(hostport, nil) })
+	c := httptpc.NewClient(func(hostport string) *tls.Config { return e.CAs.TLSConfig(hostport, nil) })
 	defer c.Close()
+	var out []TPCResult
 	for _, size := range sizes {
-		name := fmt.Sprintf("tpc-%d.dat", size)
-		sum, err := s.upload(ctx, tokens, name, size)
-		files[0] = append(files[0], s.scratch.Path(name))
-		if err != nil {
-			return res, err
+		src := siteArea.Path(fmt.Sprintf("src-%d.dat", size))
+		data := make([]byte, size)
+		_, _ = rand.Read(data)
+		if err := davDo(ctx, pc, http.MethodPut, e.Site+src, data, 200, 201); err != nil {
+			return nil, err
 		}
-		for r := 0; r < repeats; r++ {
-			dname := fmt.Sprintf("tpc-%d-%d.dat", size, r)
-			files[1] = append(files[1], d.scratch.Path(dname))
-			cp, err := copyOne(ctx, c, tokens, s, d, name, dname)
-			if err != nil {
-				return res, err
+		for _, mode := range []httptpc.Mode{httptpc.Pull, httptpc.Push} {
+			for i := 0; i < runs; i++ {
+				r, err := copyOnce(ctx, c, e, mode, src, partnerArea.Path(fmt.Sprintf("%s-%d-%d.dat", mode, size, i)), size)
+				if err != nil {
+					return nil, err
+				}
+				out = append(out, r)
 			}
-			if err := d.verify(ctx, tokens, dname, size, sum); err != nil {
-				return res, err
-			}
-			res.Copies = append(res.Copies, TPCCopy{Size: size, Duration: cp.Duration, Markers: cp.Progress.Markers})
 		}
 	}
-	return res, nil
+	return out, nil
 }
 
-// copyOne pulls src's file name to dst's dname with the narrowest tokens.
-func copyOne(ctx context.Context, c *httptpc.Client, tokens cred.Source, s, d *tpcSideState, name, dname string) (httptpc.CopyResult, error) {
-	srcTok, err := tokens.Token(ctx, cred.TokenRequest{Scopes: []string{s.scope("read", s.scratch.Path(name))}, Audience: s.Base})
+// copyOnce copies src on the site to dst on the partner with the
+// narrowest tokens and times it.
+func copyOnce(ctx context.Context, c *httptpc.Client, e TPCEnv, mode httptpc.Mode, src, dst string, size int64) (TPCResult, error) {
+	srcTok, err := e.Tokens.Token(ctx, cred.TokenRequest{Scopes: []string{"storage.read:" + rel(src, e.SiteScopeBase)}, Audience: e.Site})
 	if err != nil {
-		return httptpc.CopyResult{}, err
+		return TPCResult{}, err
 	}
-	dstTok, err := tokens.Token(ctx, cred.TokenRequest{Scopes: []string{d.scope("create", d.scratch.Dir())}, Audience: d.Base})
+	dstTok, err := e.Tokens.Token(ctx, cred.TokenRequest{Scopes: []string{"storage.create:" + rel(dirOf(dst), e.PartnerScopeBase)}, Audience: e.Partner})
 	if err != nil {
-		return httptpc.CopyResult{}, err
+		return TPCResult{}, err
+	}
+	req := httptpc.CopyRequest{Mode: mode, Source: e.Site + src, Destination: e.Partner + dst, ActiveToken: dstTok, PassiveToken: srcTok}
+	if mode == httptpc.Push {
+		req.ActiveToken, req.PassiveToken = srcTok, dstTok
 	}
 	cctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 	defer cancel()
-	res, err := c.Copy(cctx, httptpc.CopyRequest{Mode: httptpc.Pull, Source: s.Base + s.scratch.Path(name), Destination: d.Base + d.scratch.Path(dname),
-		ActiveToken: dstTok, PassiveToken: srcTok, Overwrite: httptpc.OverwriteNo})
+	before := c.Wire()
+	res, err := c.Copy(cctx, req)
 	if err != nil {
-		return res, fmt.Errorf("copy of %s to %s: %w", name, d.Base, err)
+		return TPCResult{}, fmt.Errorf("%s of %d B: %w", mode, size, err)
 	}
-	return res, nil
+	return TPCResult{Mode: mode, Size: size, Wall: res.Duration, Markers: res.Progress.Markers, Wire: c.Wire().Sub(before)}, nil
 }
 
-// do sends one request with a token for scopes at the side's audience.
-func (s *tpcSideState) do(ctx context.Context, tokens cred.Source, method, p string, scopes []string, body []byte, hdr map[string]string) (*http.Response, error) {
-	tok, err := tokens.Token(ctx, cred.TokenRequest{Scopes: scopes, Audience: s.Base})
-	if err != nil {
-		return nil, err
+func rel(p, base string) string {
+	r := strings.TrimPrefix(p, strings.TrimSuffix(base, "/"))
+	if r == "" {
+		return "/"
 	}
-	req, err := http.NewRequestWithContext(ctx, method, s.Base+p, bytes.NewReader(body))
+	return r
+}
+
+func dirOf(p string) string { return p[:strings.LastIndexByte(p, '/')] }
+
+// proxyClient is an HTTP client for the endpoint base with the proxy as
+// TLS client certificate.
+func proxyClient(e TPCEnv, base string) *http.Client {
+	host := base
+	if u, err := url.Parse(base); err == nil {
+		host = u.Host
+	}
+	return &http.Client{Timeout: 5 * time.Minute, Transport: &http.Transport{
+		TLSClientConfig: e.CAs.TLSConfig(host, &e.Proxy.Cert), DisableCompression: true}}
+}
+
+// davDo sends one request and wants one of the statuses.
+func davDo(ctx context.Context, hc *http.Client, method, u string, body []byte, ok ...int) error {
+	req, err := http.NewRequestWithContext(ctx, method, u, bytes.NewReader(body))
 	if err != nil {
-		return nil, err
+		return err
 	}
 	req.ContentLength = int64(len(body))
-	req.Header.Set("Authorization", "Bearer "+tok.Bearer())
-	for k, v := range hdr {
-		req.Header.Set(k, v)
-	}
-	resp, err := s.hc.Do(req)
+	resp, err := hc.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("%s %s%s: %w", method, s.Base, p, err)
+		return fmt.Errorf("%s %s: %w", method, u, err)
 	}
 	resp.Body.Close()
-	return resp, nil
-}
-
-func (s *tpcSideState) mkcol(ctx context.Context, tokens cred.Source) error {
-	resp, err := s.do(ctx, tokens, "MKCOL", s.scratch.Dir(), []string{s.scope("create", s.scratch.Dir())}, nil, nil)
-	if err != nil {
-		return err
-	}
-	if resp.StatusCode != http.StatusCreated {
-		return fmt.Errorf("MKCOL %s%s: %s", s.Base, s.scratch.Dir(), resp.Status)
-	}
-	return nil
-}
-
-// upload writes size pseudo-random bytes to name and returns their adler32.
-func (s *tpcSideState) upload(ctx context.Context, tokens cred.Source, name string, size int64) (uint32, error) {
-	body := make([]byte, size)
-	rng := rand.NewChaCha8([32]byte{'g', 'r', 'i', 'd', 'p', 'r', 'o', 'b', 'e'})
-	_, _ = rng.Read(body)
-	resp, err := s.do(ctx, tokens, http.MethodPut, s.scratch.Path(name), []string{s.scope("create", s.scratch.Dir())}, body, nil)
-	if err != nil {
-		return 0, err
-	}
-	if resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusCreated {
-		return 0, fmt.Errorf("PUT %s%s: %s", s.Base, s.scratch.Path(name), resp.Status)
-	}
-	return adler32.Checksum(body), nil
-}
-
-// verify compares the copy's size and adler32 (numerically) with the source's.
-func (s *tpcSideState) verify(ctx context.Context, tokens cred.Source, name string, size int64, sum uint32) error {
-	p := s.scratch.Path(name)
-	resp, err := s.do(ctx, tokens, http.MethodHead, p, []string{s.scope("read", s.scratch.Dir())}, nil, map[string]string{"Want-Digest": "adler32"})
-	if err != nil {
-		return err
-	}
-	got, perr := strconv.ParseUint(strings.TrimPrefix(resp.Header.Get("Digest"), "adler32="), 16, 32)
-	if resp.StatusCode != http.StatusOK || resp.ContentLength != size || perr != nil || uint32(got) != sum {
-		return fmt.Errorf("copy %s%s: %s, %d bytes, digest %q; want %d bytes, adler32 %08x", s.Base, p, resp.Status, resp.ContentLength, resp.Header.Get("Digest"), size, sum)
-	}
-	return nil
-}
-
-// cleanupSide deletes files and then the scratch dir, through the guard,
-// and names what it could not delete. XRootD 5.5.3 stats before a DELETE:
-// the token needs read as well.
-func cleanupSide(ctx context.Context, tokens cred.Source, s *tpcSideState, files []string) []string {
-	scopes := []string{s.scope("read", s.scratch.Dir()), s.scope("modify", s.scratch.Dir())}
-	var left []string
-	for _, p := range append(files, s.scratch.Dir()) {
-		err := s.scratch.Delete(ctx, p, func(ctx context.Context, p string) error {
-			resp, err := s.do(ctx, tokens, http.MethodDelete, p, scopes, nil, nil)
-			if err == nil && resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusNoContent && resp.StatusCode != http.StatusNotFound {
-				err = fmt.Errorf("DELETE: %s", resp.Status)
-			}
-			return err
-		})
-		if err != nil {
-			left = append(left, fmt.Sprintf("%s%s (%v)", s.Base, p, err))
+	for _, c := range ok {
+		if resp.StatusCode == c {
+			return nil
 		}
 	}
-	return left
+	return fmt.Errorf("%s %s: %s", method, u, resp.Status)
 }
 
-// TPCFit is the least-squares line through the copies: wall = Overhead +
-// size / Bandwidth (bytes per second), with each size's median.
-type TPCFit struct {
-	Overhead  time.Duration
-	Bandwidth float64 // bytes per second
-	Medians   map[int64]time.Duration
+// removeArea removes a scratch area and the files in it (one level),
+// through its guard, with the proxy.
+func removeArea(hc *http.Client, base string, s probe.Scratch) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	del := func(ctx context.Context, p string) error {
+		return davDo(ctx, hc, http.MethodDelete, base+p, nil, 200, 204, 404)
+	}
+	for _, p := range listNames(ctx, hc, base, s.Dir()) {
+		_ = s.Delete(ctx, p, del)
+	}
+	_ = s.Delete(ctx, s.Dir(), del)
 }
 
-// Fit fits the line through the median copy time of each size.
-func (r TPCResult) Fit() TPCFit {
-	by := map[int64][]time.Duration{}
-	for _, c := range r.Copies {
-		by[c.Size] = append(by[c.Size], c.Duration)
+// listNames lists dir's entries (PROPFIND Depth 1) by path.
+func listNames(ctx context.Context, hc *http.Client, base, dir string) []string {
+	req, err := http.NewRequestWithContext(ctx, "PROPFIND", base+dir, nil)
+	if err != nil {
+		return nil
 	}
-	f := TPCFit{Medians: map[int64]time.Duration{}}
-	var xs, ys []float64
-	for size, ds := range by {
-		m := Median(ds)
-		f.Medians[size] = m
-		xs, ys = append(xs, float64(size)), append(ys, m.Seconds())
+	req.Header.Set("Depth", "1")
+	resp, err := hc.Do(req)
+	if err != nil {
+		return nil
 	}
-	if len(xs) < 2 {
-		return f
+	defer resp.Body.Close()
+	var buf bytes.Buffer
+	_, _ = buf.ReadFrom(resp.Body)
+	var out []string
+	for _, part := range strings.Split(buf.String(), "href>")[1:] {
+		h, _, _ := strings.Cut(part, "<")
+		if p, err := url.PathUnescape(strings.TrimSuffix(h, "/")); err == nil && p != dir && strings.HasPrefix(p, dir+"/") {
+			out = append(out, p)
+		}
 	}
-	var mx, my float64
-	for i := range xs {
-		mx, my = mx+xs[i], my+ys[i]
-	}
-	mx, my = mx/float64(len(xs)), my/float64(len(xs))
-	var sxy, sxx float64
-	for i := range xs {
-		sxy += (xs[i] - mx) * (ys[i] - my)
-		sxx += (xs[i] - mx) * (xs[i] - mx)
-	}
-	slope := sxy / sxx // seconds per byte
-	f.Overhead = time.Duration((my - slope*mx) * float64(time.Second))
-	if slope > 0 {
-		f.Bandwidth = 1 / slope
-	}
-	return f
-}
-
-// Sizes returns the fitted sizes in increasing order.
-func (f TPCFit) Sizes() []int64 {
-	var s []int64
-	for k := range f.Medians {
-		s = append(s, k)
-	}
-	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
-	return s
+	return out
 }

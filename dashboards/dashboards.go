@@ -239,7 +239,8 @@ func tokenReadiness() *Dashboard {
 		},
 	}
 	panels = append(panels, issuerPanels(41)...)
-	panels = append(panels, wnPanels(50)...) // below the issuer row (41 + 1 + 8)
+	panels = append(panels, wnPanels(50)...)  // below the issuer row (41 + 1 + 8)
+	panels = append(panels, tpcPanels(67)...) // below the worker-node row (50 + 8 + 9)
 	return base("gridprobe-token-readiness", "gridprobe · token readiness",
 		"WLCG token readiness of storage and compute endpoints, and of the CEs' worker nodes, from gridprobe's ETF-style checks.", panels)
 }

@@ -9,6 +9,7 @@ say() { [ "$QUIET" = 1 ] || printf 'testbed: %s\n' "$*"; }
 "$(dirname "${BASH_SOURCE[0]}")/ce/down.sh" --quiet || true
 "$(dirname "${BASH_SOURCE[0]}")/broker/down.sh" --quiet || true
 "$(dirname "${BASH_SOURCE[0]}")/partner/down.sh" --quiet || true
+"$(dirname "${BASH_SOURCE[0]}")/misconf/down.sh" --quiet || true
 
 . "$(dirname "${BASH_SOURCE[0]}")/lib/stop.sh"
 # The SE's watcher first, so it does not bring the SE back.

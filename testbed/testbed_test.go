@@ -589,7 +589,7 @@ func TestServersListenOnLoopbackOnly(t *testing.T) {
 		if len(f) < 4 {
 			continue
 		}
-		for _, port := range []string{":11094", ":11095", ":11213", ":18443", ":18444", ":61613", ":61614", ":25672", ":4369", ":11194", ":18543"} {
+		for _, port := range []string{":11094", ":11095", ":11213", ":18443", ":18444", ":61613", ":61614", ":25672", ":4369", ":11194", ":18543", ":11294", ":18643"} {
 			if strings.HasSuffix(f[3], port) && !strings.HasPrefix(f[3], "127.0.0.1:") && !strings.HasPrefix(f[3], "[::1]:") &&
 				!strings.HasPrefix(f[3], "[::ffff:127.0.0.1]:") {
 				t.Errorf("port %s listens on %s", port, f[3])

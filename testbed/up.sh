@@ -7,6 +7,7 @@
 #     with its cmsd (server role) subscribed to
 #   * the federation redirector      root://localhost:11095 (xrootd manager) + cmsd manager on 11213
 #   * the TPC partner SE             root(s)://localhost:11194 + https://localhost:18543 (testbed/partner/up.sh)
+#   * a misconfigured SE             root(s)://localhost:11294 + https://localhost:18643 (testbed/misconf/up.sh)
 #   then testbed/ce/up.sh (ARC-CE, HTCondor-CE) and testbed/broker/up.sh (RabbitMQ STOMP stomp(s)://localhost:61613/61614)
 # State (CA, credentials, data, logs, PID files) lives in ${GRIDPROBE_TESTBED:-/tmp/gridprobe-testbed}.
 # Credentials are generated once and reused; regenerated only when missing or expiring within a day.
@@ -237,6 +238,8 @@ if [ ! -s "$TB/issuer/client-secret" ]; then
 	(umask 077; openssl rand -hex 24 >"$TB/issuer/client-secret")
 fi
 chmod 0600 "$TB/issuer/client-secret"
+# wlcg.groups:/testvo: the group 16tkn-access asks for (capabilities over groups); "storage.read" without a path:
+# the invalid token 16tkn-access must see refused (WLCG profile: a storage scope without a path invalidates the token).
 cat >"$TB/issuer/clients.json" <<EOF
 {"clients": [{
   "id": "gridprobe",
@@ -244,7 +247,8 @@ cat >"$TB/issuer/clients.json" <<EOF
   "sub": "gridprobe",
   "scopes": ["storage.read:/", "storage.create:/", "storage.modify:/", "storage.stage:/",
              "compute.read", "compute.create", "compute.modify", "compute.cancel",
-             "wlcg", "openid", "offline_access"]
+             "wlcg", "openid", "offline_access", "wlcg.groups:/testvo",
+             "storage.read"]
 }]}
 EOF
 ISSUER_BIN="$TB/bin/gridprobe-issuer"
@@ -305,8 +309,11 @@ put_cfg "$TB/etc/authdb" <<'EOF'
 # SciTokens plugin does not authorize falls through to this file with sub as user name,
 # and must get nothing here. A proxy without VOMS matches nothing.
 # More specific paths first: the first matching path prefix wins.
+# The group /testvo (a token's wlcg.groups, a VOMS FQAN's group) may do everything in /testvo/gridprobe:
+# 16tkn-access shows with it that a token's storage scopes take precedence over its groups (WLCG profile v1.1).
 o testvo /testvo/readonly rl /testvo a
 o othervo /othervo a
+g /testvo /testvo/gridprobe a
 EOF
 
 put_cfg "$TB/etc/scitokens.cfg" <<EOF
@@ -444,6 +451,7 @@ if [ "$all_up" = 1 ] && [ "$CHANGED" = 0 ]; then
 	say "already up ($TB); checked in $(elapsed)"
 	start_watch
 	"$HERE/partner/up.sh" 9>&-   # the TPC partner SE; idempotent
+	"$HERE/misconf/up.sh" 9>&-   # the SE misconfigured on purpose (refusal diagnosis); idempotent
 	"$HERE/ce/up.sh" 9>&-   # the compute elements (ARC A-REX, HTCondor-CE); idempotent; 9>&-: its daemons must not hold our lock
 	"$HERE/broker/up.sh" 9>&-   # the STOMP broker (RabbitMQ); idempotent
 	exit 0
@@ -536,6 +544,8 @@ say "state in $TB; client environment: eval \"\$($HERE/env)\""
 
 # The third-party-copy partner SE (its own host cert from the CA above, the same issuer).
 "$HERE/partner/up.sh" 9>&-
+# The SE misconfigured on purpose (audience list, base path), for the token checks' refusal diagnosis.
+"$HERE/misconf/up.sh" 9>&-
 
 # The compute elements (ARC A-REX, HTCondor-CE from a trixie chroot) need the CA and the issuer above.
 "$HERE/ce/up.sh" 9>&-   # its daemons must not inherit the up.sh lock

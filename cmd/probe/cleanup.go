@@ -33,13 +33,13 @@ func cmdCleanup(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	}
 	creds := probe.NewCredentials(cfg.Credentials, nil)
 	code := 0
+	seen := map[string]bool{} // partner write_dirs visited once, whichever service names them
 	for i := range cfg.Sites {
 		cs := &cfg.Sites[i]
 		if len(sites) > 0 && !contains(sites, cs.Name) {
 			continue
 		}
-		for j := range cs.Services {
-			sv := &cs.Services[j]
+		for _, sv := range withPartners(cs, seen) {
 			if !sv.IsStorage() || sv.WriteDir == "" {
 				continue
 			}

@@ -22,7 +22,7 @@ func loadConfig(ctx context.Context, path string, report io.Writer) (*config.Con
 // effectiveKeys are the service values `probe list` and `probe validate
 // -effective` show, with where each comes from.
 var effectiveKeys = []string{"url", "path", "scope_base", "read_file", "write_dir", "foreign_file", "federation", "queue",
-	"audience", "skip", "timeout", "interval"}
+	"audience", "skip", "timeout", "interval", "tpc_partners"}
 
 // writeEffective writes a service's effective values, one a line, each
 // with its origin: the file:line:col of the service's own key, of the
@@ -80,6 +80,12 @@ func effectiveValue(sv *config.Service, key string) string {
 		return shortDur(sv.Timeout)
 	case "interval":
 		return shortDur(sv.Interval)
+	case "tpc_partners":
+		var ps []string
+		for _, p := range sv.TPCPartners {
+			ps = append(ps, p.Name+"="+p.RawURL)
+		}
+		return strings.Join(ps, ", ")
 	}
 	return ""
 }

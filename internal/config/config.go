@@ -125,6 +125,10 @@ type decoder struct {
 	// noSites: a file without sites is fine (probe import's base file).
 	noSites bool
 	tmpl    map[string]*Template // defaults.templates, for Config.Templates
+	// partnersAt is where defaults.tpc_partners is (Service.From).
+	partnersAt string
+	// profileFrom: where each value of defaults.profile_version is written.
+	profileFrom map[string]string
 	// stopped: the node budget ran out; further problems are not reported
 	// (they would mostly be repeats through aliases).
 	stopped bool

@@ -53,7 +53,8 @@ func TestFullExample(t *testing.T) {
 		Defaults: Defaults{
 			Timeout: 45 * time.Second, Budget: 15 * time.Minute, Concurrency: 4,
 			CertExpiryWarning: 7 * 24 * time.Hour, StorageInterval: 20 * time.Minute, CEInterval: 2 * time.Hour,
-			WNMinLifetime: DefaultWNMinTokenLifetime,
+			WNMinLifetime:  DefaultWNMinTokenLifetime,
+			ProfileVersion: map[string]string{"testvo": "1.1", "*": "1.0"},
 		},
 		Credentials: Credentials{
 			X509: X509{
@@ -70,7 +71,7 @@ func TestFullExample(t *testing.T) {
 		},
 		Sites: []Site{
 			{
-				Name: "T2_XX_Example", VO: "testvo", Budget: 20 * time.Minute, Line: 24,
+				Name: "T2_XX_Example", VO: "testvo", Budget: 20 * time.Minute, Line: 25,
 				Groups: Groups{Tier: "2", Country: "XX"}, // from the name
 				Services: []Service{
 					{
@@ -79,35 +80,35 @@ func TestFullExample(t *testing.T) {
 						ReadFile: FileRef{Path: "/testvo/reference.dat", Adler32: "1a2b3c4d", Size: 1048576},
 						WriteDir: "/testvo/gridprobe", ForeignFile: "/othervo/reference.dat",
 						Audience: "https://se.example.org:1094", Timeout: 45 * time.Second,
-						Skip: []string{"10macaroon", "6crt-access"}, Interval: 20 * time.Minute, Line: 27,
+						Skip: []string{"10macaroon", "6crt-access"}, Interval: 20 * time.Minute, Line: 28, ProfileVersion: "1.1",
 					},
 					{
 						Type: "xrootd", URL: mustURL(t, "roots://se.example.org:1094"), RawURL: "roots://se.example.org:1094",
 						Name: "org.testvo.SE-XRootD-main", VO: "othervo", ReadFile: FileRef{Size: -1},
 						Federation: "root://redirector.example.org:1094", Audience: "https://wlcg.cern.ch/jwt/v1/any",
-						Timeout: 2 * time.Minute, Interval: 24 * time.Hour, Line: 34,
+						Timeout: 2 * time.Minute, Interval: 24 * time.Hour, Line: 35, ProfileVersion: "1.0",
 					},
 				},
 			},
 			{
-				Name: "T1_YY_Other", VO: "cms", Budget: 15 * time.Minute, Line: 42,
+				Name: "T1_YY_Other", VO: "cms", Budget: 15 * time.Minute, Line: 43,
 				Groups: Groups{Tier: "1", Country: "YY"},
 				Services: []Service{
 					{
 						Type: "arc-ce", URL: mustURL(t, "https://ce.example.org/arex"), RawURL: "https://ce.example.org/arex",
 						Name: "org.testvo.CE-ARC", VO: "cms", ReadFile: FileRef{Size: -1}, Queue: "grid",
-						Audience: "https://ce.example.org", Timeout: 45 * time.Second, Interval: 2 * time.Hour, Line: 45,
+						Audience: "https://ce.example.org", Timeout: 45 * time.Second, Interval: 2 * time.Hour, Line: 46, ProfileVersion: "1.2",
 					},
 					{
 						Type: "htcondor-ce", URL: mustURL(t, "condor://ce2.example.org:9619"), RawURL: "condor://ce2.example.org",
 						Name: "org.testvo.CE-HTCondor", VO: "cms", ReadFile: FileRef{Size: -1},
-						Audience: "condor://ce2.example.org:9619", Timeout: 45 * time.Second, Interval: 2 * time.Hour, Line: 46,
+						Audience: "condor://ce2.example.org:9619", Timeout: 45 * time.Second, Interval: 2 * time.Hour, Line: 47, ProfileVersion: "1.0",
 					},
 				},
 			},
 		},
 	}
-	if got := c.Sites[0].Services[0].From; got["read_file"] != "sites.yaml:30:9" || got["url"] != "sites.yaml:28:9" {
+	if got := c.Sites[0].Services[0].From; got["read_file"] != "sites.yaml:31:9" || got["url"] != "sites.yaml:29:9" || got["profile_version"] != "sites.yaml:11:29 (defaults.profile_version)" {
 		t.Errorf("From = %v", got)
 	}
 	clearFrom(c) // provenance: TestTemplates
@@ -182,12 +183,20 @@ func TestErrors(t *testing.T) {
 		{"duplicate key", svc("url: https://se2.example.org"), []string{`sites.yaml:7:9: service: duplicate key "url" (first at line 6)`}},
 		{"key is a mapping", svc("? {a: 1}\n        : x"), []string{"sites.yaml:7:11: service: a key must be a plain word, got a mapping"}},
 
+		// WLCG token profile version expected (profile.go).
+		{"profile version grammar", svc("profile_version: one"), []string{`sites.yaml:7:26: profile_version "one": a profile version is MAJOR.MINOR, e.g. "1.1"`}},
+		{"profile version unknown", svc("profile_version: 1.7"), []string{`sites.yaml:7:26: profile_version "1.7": gridprobe knows the WLCG Common JWT Profile versions 1.0, 1.1, 1.2`}},
+		{"profile version per vo", "defaults:\n  profile_version: {cms: 1.1, cms: 1.2, \"bad vo\": 1.0, atlas: 2}\n" + base, []string{
+			`sites.yaml:2:31: profile_version: "cms" is listed twice`,
+			`sites.yaml:2:41: profile_version: vo "bad vo": use only letters, digits, '_', '.' and '-' (at most 128, not starting with a punctuation mark)`,
+			`sites.yaml:2:63: profile_version.atlas "2": a profile version is MAJOR.MINOR, e.g. "1.1"`}},
+
 		// Unknown keys, everywhere, with suggestions.
 		{"unknown service key", svc("tiemout: 30s"), []string{`sites.yaml:7:9: unknown key "tiemout" in service (did you mean "timeout"?)`}},
 		{"unknown top key", "vo: v\nsite: []\n", []string{
 			`sites.yaml:1:1: config: missing required field "sites" (or sites_from)`,
 			`sites.yaml:2:1: unknown key "site" in config (did you mean "sites"?)`}},
-		{"unknown key no suggestion", svc("colour: red"), []string{`sites.yaml:7:9: unknown key "colour" in service (known: type, url, name, vo, scope_base, read_file, write_dir, foreign_file, federation, queue, audience, timeout, skip, interval, summary, path, issuer, scope)`}},
+		{"unknown key no suggestion", svc("colour: red"), []string{`sites.yaml:7:9: unknown key "colour" in service (known: type, url, name, vo, scope_base, read_file, write_dir, foreign_file, federation, queue, audience, timeout, skip, interval, summary, path, issuer, scope, tpc_partners, profile_version)`}},
 		{"unknown defaults key", "defaults:\n  timout: 1s\n" + base, []string{`sites.yaml:2:3: unknown key "timout" in defaults (did you mean "timeout"?)`}},
 		{"unknown site key", "vo: v\nsites:\n  - name: S\n    budgit: 1m\n    services: [{type: webdav, url: 'https://a'}]\n",
 			[]string{`sites.yaml:4:5: unknown key "budgit" in site (did you mean "budget"?)`}},

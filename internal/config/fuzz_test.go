@@ -32,6 +32,8 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte(tmplBase + "  - name: T2_XX_A\n    services: [{type: webdav, url: \"https://a:1\", path: /p$$}, {type: arc-ce, url: \"https://c\"}]\n"))
 	f.Add([]byte("vo: v\nsites_from: {vofeed: f.xml, cric: \"https://c/q?json\", refresh: 1h, max_age: 2d, cache: /var/c, groups: [Tier-2, tier=1], production: any, flavours: [WEBDAV]}\n"))
 	f.Add([]byte("vo: v\ndefaults: {templates: {xrootd: {url: \"roots://$(endpoint)\", federation: \"root://$(host)\", skip: [1a]}}}\nsites: [{name: T1_AB_C, groups: {federation: F}, services: [{type: xrootd, url: \"root://h\"}]}]\n"))
+	f.Add([]byte(partnersConfig))
+	f.Add([]byte("vo: v\ndefaults: {templates: {webdav: {tpc_partners: [{url: \"https://p.$(host)\", write_dir: /v/w}]}}, tpc_partners: [{url: 'davs://r', read_file: {path: /f}}]}\nsites: [{name: S, services: [{type: webdav, url: \"https://h\"}]}]\n"))
 	lookup := env(map[string]string{"TIMEOUT": "90s", "EMPTY": "", "GP_PROXY": "/tmp/p"})
 	f.Fuzz(func(t *testing.T, data []byte) {
 		c, err := ParseWith("f.yaml", data, lookup)

@@ -17,14 +17,14 @@ import (
 var (
 	configKeys   = []string{"vo", "prefix", "defaults", "credentials", "sites", "publish", "sites_from"}
 	defaultsKeys = []string{"timeout", "budget", "concurrency", "cert_expiry_warning", "storage_interval", "ce_interval",
-		"summary", "templates", "wn_min_token_lifetime"}
+		"summary", "templates", "wn_min_token_lifetime", "tpc_partners", "profile_version"}
 	credentialsKeys = []string{"x509", "token"}
 	x509Keys        = []string{"proxy", "foreign_proxy", "novoms_proxy", "ca_dir", "voms_dir"}
 	tokenKeys       = []string{"issuer", "client_id", "client_secret_file", "file", "ca_file",
 		"refresh_token_file", "client_key_file", "issuer_url"}
 	siteKeys    = []string{"name", "vo", "budget", "services", "groups"}
 	serviceKeys = []string{"type", "url", "name", "vo", "scope_base", "read_file", "write_dir", "foreign_file",
-		"federation", "queue", "audience", "timeout", "skip", "interval", "summary", "path", "issuer", "scope"}
+		"federation", "queue", "audience", "timeout", "skip", "interval", "summary", "path", "issuer", "scope", "tpc_partners", "profile_version"}
 	fileRefKeys = []string{"path", "adler32", "size"}
 
 	// typeOnlyKeys are the service keys that belong to some types only
@@ -145,6 +145,8 @@ func (d *decoder) defaults(top *fields, def *Defaults) defaultNodes {
 	d.duration(f, "storage_interval", &def.StorageInterval, false)
 	d.duration(f, "ce_interval", &def.CEInterval, false)
 	d.templates(f) // defaults.templates
+	d.defaultPartners(f, def)
+	d.profileDefaults(f, def)
 	if s, n := d.str(f, "concurrency", "concurrency"); n != nil {
 		v, err := strconv.Atoi(s)
 		switch {
@@ -374,6 +376,8 @@ func (d *decoder) service(n *yaml.Node, site *Site, c *Config, prefixSet bool) (
 		}
 	}
 	d.storage(f, &svc)
+	d.servicePartners(f, &svc, c)
+	d.serviceProfile(f, &svc, &c.Defaults)
 	if s, n := d.str(f, "federation", "federation"); n != nil && spec.Takes("federation") {
 		// A redirector speaks the service's own protocol.
 		if d.url("federation", s, n, spec.Schemes, strings.Join(spec.Schemes, " or "), "type "+spec.Type+" federation") != nil {

@@ -33,7 +33,7 @@ var Placeholders = []string{"site", "vo", "host", "endpoint", "path"}
 // for services built from a feed (probe import, sites_from); a written
 // service always has its own url.
 var templateKeys = []string{"url", "scope_base", "read_file", "write_dir", "foreign_file", "federation", "queue",
-	"audience", "skip"}
+	"audience", "skip", "tpc_partners"}
 
 // Vars are the placeholder values for one service.
 type Vars struct{ Site, VO, Host, Endpoint, Path string }
@@ -249,7 +249,7 @@ func templateKeyProblem(typ, key string) string {
 // has a problem.
 func (d *decoder) compileValue(n *yaml.Node, label string, depth int) *tmplValue {
 	v := deref(n)
-	if v == nil || depth > 2 || !d.budget(v) {
+	if v == nil || depth > 3 || !d.budget(v) { // tpc_partners: list, partner, read_file, value
 		return nil
 	}
 	tv := &tmplValue{node: v}

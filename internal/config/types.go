@@ -62,6 +62,13 @@ type Defaults struct {
 	// when the job starts is WARNING (expired: CRITICAL); default 10m, 0
 	// disables the warning. Decoded in wn.go.
 	WNMinLifetime time.Duration `yaml:"wn_min_token_lifetime"`
+	// TPCPartners are the VO's reference SEs (partners.go): every storage
+	// service whose protocol speaks a partner's scheme copies with it,
+	// unless it lists its own.
+	TPCPartners Partners `yaml:"tpc_partners,omitempty"`
+	// ProfileVersion is defaults.profile_version by VO ("*": every VO not
+	// named); profile.go.
+	ProfileVersion map[string]string `yaml:"profile_version,omitempty"`
 }
 
 // Credentials says where the probe's credentials come from.
@@ -161,6 +168,11 @@ type Service struct {
 	ForeignFile string  `yaml:"foreign_file,omitempty"` // a file of another VO (contain/access); outside ScopeBase
 	Federation  string  `yaml:"federation,omitempty"`   // XRootD redirector URL root:// or roots:// (9federation; xrootd only)
 
+	// ProfileVersion is the WLCG Common JWT Profile version the service is
+	// expected to satisfy (profile.go): as written, else defaults', else
+	// DefaultProfileVersion.
+	ProfileVersion string `yaml:"profile_version"`
+
 	// Compute (arc-ce, htcondor-ce only).
 	Queue string `yaml:"queue,omitempty"`
 
@@ -183,6 +195,11 @@ type Service struct {
 	// Path is the storage path a feed gives the service (se_resource),
 	// filled into the templates' $(path).
 	Path string `yaml:"path,omitempty"`
+
+	// TPCPartners are the storage endpoints the service copies to and from
+	// (third-party copy; partners.go): its own list, its template's, or
+	// the defaults' that speak its protocol.
+	TPCPartners Partners `yaml:"tpc_partners,omitempty"`
 
 	Line int `yaml:"-"` // where the service starts in the file
 	// From says where each key's value comes from: "file:line:col" of the

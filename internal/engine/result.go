@@ -150,6 +150,10 @@ type Result struct {
 	// Since is when the check entered its current state, as far as known
 	// (`probe run --state`, `probe serve`); zero: unknown.
 	Since time.Time `json:"since,omitzero"`
+	// Rules, Profile and Diagnosis: see rules.go.
+	Rules     []RuleResult `json:"rules,omitempty"`
+	Profile   *Conformance `json:"profile,omitempty"`
+	Diagnosis *Diagnosis   `json:"diagnosis,omitempty"`
 }
 
 // Metric is the ETF metric name: <service>-<check>, e.g.
@@ -169,6 +173,10 @@ type Outcome struct {
 	Detail    string   // without the "STATE - " prefix; the report adds it
 	Reproduce []string // shell lines; credentials only by variable or file
 	Perf      []Perf
+	// Rules, Profile and Diagnosis: see rules.go.
+	Rules     []RuleResult
+	Profile   *Conformance
+	Diagnosis *Diagnosis
 }
 
 // Okf, Warnf, Critf and Unknownf build outcomes with a formatted detail.

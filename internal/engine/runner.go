@@ -263,6 +263,7 @@ func (r *Runner) runCheck(roundCtx, siteCtx context.Context, site *Site, svc *Se
 	}
 	res.Duration = r.now().Sub(start)
 	res.State, res.Party, res.Detail, res.Reproduce, res.Perf = o.State, o.Party, o.Detail, o.Reproduce, o.Perf
+	res.Rules, res.Profile, res.Diagnosis = o.Rules, o.Profile, o.Diagnosis
 	if res.Detail == "" {
 		res.Detail = "no detail"
 	}

@@ -88,6 +88,20 @@ var faultTable = []faultCase{
 		s, err := Blackhole()
 		return b.bad(xrootd.Type, s, err).expect(want("1connection", engine.OK), want("3version", engine.Critical, "timeout"))
 	}},
+	// Third-party copy (tpccases.go).
+	{"tpc-partner-blackhole", (*caseBuilder).tpcPartnerDown},
+	{"tpc-copy-hangs", func(b *caseBuilder) (*Case, error) {
+		return b.tpcSiteFault(TPCHang, "no answer to COPY within the deadline")
+	}},
+	{"tpc-stream-cut", func(b *caseBuilder) (*Case, error) {
+		return b.tpcSiteFault(TPCCut, "stream broken before the final line")
+	}},
+	{"tpc-no-final-line", func(b *caseBuilder) (*Case, error) {
+		return b.tpcSiteFault(TPCNoFinal, "no final line within the deadline")
+	}},
+	{"tpc-garbage-markers", func(b *caseBuilder) (*Case, error) {
+		return b.tpcSiteFault(TPCGarbage, "not an HTTP-TPC marker stream")
+	}},
 }
 
 // Faults lists the fault names Case knows, in table order.

@@ -6,7 +6,8 @@
 // endpoints, plus small purpose-built bad servers: a black hole, a trickle
 // server, TLS servers with expired / wrong-host / unknown-CA certificates, a
 // WebDAV server that answers PROPFIND with malformed XML, an XRootD peer that
-// sends garbage frames), the table of faults (cases.go: each row builds one
+// sends garbage frames, a WebDAV SE whose third-party COPY hangs, breaks
+// its stream, never ends it or sends garbage markers), the table of faults (cases.go: each row builds one
 // site and says what its checks must report), the rounds that run the real
 // probes through them (built by internal/round, as `probe run` builds them),
 // the token-leak proof, the delete-guard and leftover tests, and the Figures

@@ -54,6 +54,10 @@ type Case struct {
 	// this case's server saw (fake servers only; the testbed is audited
 	// through its log).
 	ForeignDeletes func(scratchID string) []string
+	// Partners are the service's tpc_partners lines of sites.yaml (TPC
+	// faults); FakeRef: the site serves the harness's own reference file.
+	Partners string
+	FakeRef  bool
 }
 
 // Harness owns every fault server and proxy of a suite run.
@@ -180,7 +184,7 @@ sites:
 		env["GRIDPROBE_CLIENT_SECRET_FILE"], env["GRIDPROBE_ISSUER_CA"])
 	for i, c := range cases {
 		adler, size := env["GRIDPROBE_REF_ADLER32"], env["GRIDPROBE_REF_SIZE"]
-		if c.Fault == "malformed-propfind" || strings.HasPrefix(c.Fault, "tls-") {
+		if c.Fault == "malformed-propfind" || strings.HasPrefix(c.Fault, "tls-") || c.FakeRef {
 			adler, size = fmt.Sprintf("%08x", adler32.Checksum(h.refData)), fmt.Sprint(len(h.refData))
 		}
 		fmt.Fprintf(&b, `  - name: T2_FAULT_%03d
@@ -195,6 +199,7 @@ sites:
 		if c.Audience != "" {
 			fmt.Fprintf(&b, "        audience: %s\n", c.Audience)
 		}
+		b.WriteString(c.Partners)
 	}
 	return b.String()
 }

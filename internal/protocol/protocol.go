@@ -45,7 +45,7 @@ type Spec struct {
 }
 
 // StorageKeys are the service keys every storage type takes.
-var StorageKeys = []string{"scope_base", "read_file", "write_dir", "foreign_file"}
+var StorageKeys = []string{"scope_base", "read_file", "write_dir", "foreign_file", "tpc_partners"}
 
 // Takes reports whether a service of this type may set key, among the
 // keys that belong to some types only.

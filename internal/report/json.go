@@ -34,8 +34,11 @@ type jsonResult struct {
 // and "duration_seconds"; times are UTC. A 99summary has "raw_state" (the
 // worst state of its service's checks whatever the summary policy), a check
 // under a policy its "summary_role", and "since" is when the check entered
-// its state, when known. The detail is one line, as in
-// every format, and every string is redacted.
+// its state, when known. A check that tests several rules lists each
+// ("rules": id, version, verdict, detail), with the profile version the
+// service satisfies ("profile"), and a refused token check the "diagnosis"
+// that found why. The detail is one line, as in every format, and every
+// string is redacted.
 func JSON(w io.Writer, results []engine.Result, opts JSONOptions) error {
 	out := make([]jsonResult, len(results))
 	for i, r := range results {
@@ -100,5 +103,47 @@ func redactResult(r engine.Result) engine.Result {
 		}
 		r.Perf = ps
 	}
+	redactFindings(&r)
 	return r
+}
+
+// redactFindings redacts the rule verdicts, conformance and diagnosis of r
+// (copies: the caller's result is not changed).
+func redactFindings(r *engine.Result) {
+	if r.Rules != nil {
+		rules := make([]engine.RuleResult, len(r.Rules))
+		for i, x := range r.Rules {
+			x.ID, x.Version, x.Verdict, x.Detail = redact(x.ID), redact(x.Version), redact(x.Verdict), redact(x.Detail)
+			rules[i] = x
+		}
+		r.Rules = rules
+	}
+	if r.Profile != nil {
+		p := *r.Profile
+		p.Profile, p.Expected, p.Satisfied = redact(p.Profile), redact(p.Expected), redact(p.Satisfied)
+		p.Untested = redactAll(p.Untested)
+		r.Profile = &p
+	}
+	if r.Diagnosis != nil {
+		d := *r.Diagnosis
+		d.Cause, d.Party = redact(d.Cause), redact(d.Party)
+		steps := make([]engine.DiagnosisStep, len(d.Steps))
+		for i, s := range d.Steps {
+			s.Vary, s.Token, s.Request, s.Answer = redact(s.Vary), redact(s.Token), redact(s.Request), redact(s.Answer)
+			steps[i] = s
+		}
+		d.Steps = steps
+		r.Diagnosis = &d
+	}
+}
+
+func redactAll(ss []string) []string {
+	if ss == nil {
+		return nil
+	}
+	out := make([]string, len(ss))
+	for i, s := range ss {
+		out[i] = redact(s)
+	}
+	return out
 }

@@ -508,6 +508,10 @@ func leaky() []engine.Result {
 	a[3].Reproduce = append(a[3].Reproduce, "curl -H 'Authorization: Bearer "+leakedToken+"' https://se.example.org:1094/x")
 	a[5].URL = "https://se.example.org:1094/?authz=" + leakedToken
 	a[5].Perf = []engine.Perf{{Label: leakedToken, Value: 1}}
+	a[4].Rules = []engine.RuleResult{{ID: "audience", Version: "1.0", Verdict: engine.VerdictFail, Detail: "se.example.org read it with " + leakedToken}}
+	a[4].Profile = &engine.Conformance{Profile: "WLCG", Expected: "1.0", Untested: []string{leakedToken}}
+	a[4].Diagnosis = &engine.Diagnosis{Cause: "se.example.org refused " + leakedToken, Party: "site",
+		Steps: []engine.DiagnosisStep{{Vary: "audience", Token: leakedToken, Request: "read", Answer: "403 " + leakedToken}}}
 	return a
 }
 
@@ -550,6 +554,9 @@ func TestEveryFormatCallsRedact(t *testing.T) {
 	a[0].Detail = "password s3cr3t-v4lue in detail"
 	a[3].Reproduce = []string{"echo s3cr3t-v4lue"}
 	a[3].Site = "site-s3cr3t-v4lue"
+	a[4].Rules = []engine.RuleResult{{ID: "r", Detail: "s3cr3t-v4lue"}}
+	a[4].Profile = &engine.Conformance{Untested: []string{"s3cr3t-v4lue"}}
+	a[4].Diagnosis = &engine.Diagnosis{Cause: "s3cr3t-v4lue", Steps: []engine.DiagnosisStep{{Token: "s3cr3t-v4lue", Answer: "s3cr3t-v4lue"}}}
 	for name, out := range everyFormat(t, a) {
 		if strings.Contains(out, "s3cr3t") {
 			t.Errorf("%s output bypasses redact:\n%s", name, out)
@@ -587,5 +594,30 @@ func TestIsTerminal(t *testing.T) {
 	defer f.Close()
 	if IsTerminal(f) || TerminalWidth(f) != 0 {
 		t.Error("a regular file is not a terminal")
+	}
+}
+
+// TestJSONFindings: rule verdicts, conformance and diagnosis reach JSON
+// under their names, redacted.
+func TestJSONFindings(t *testing.T) {
+	a := siteA()[:1]
+	a[0].Rules = []engine.RuleResult{{ID: "stat-create", Version: "1.1", Verdict: engine.VerdictFail, Detail: "refused", Informational: true}}
+	a[0].Profile = &engine.Conformance{Profile: "WLCG Common JWT Profile", Expected: "1.0", Satisfied: "1.0", Untested: []string{"stage"}}
+	a[0].Diagnosis = &engine.Diagnosis{Cause: "aud", Party: "site", Steps: []engine.DiagnosisStep{{Vary: "audience", Token: "aud=x", Request: "read /f", Answer: "accepted", Accepted: true}}}
+	var b bytes.Buffer
+	if err := JSON(&b, a, JSONOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	var got struct {
+		Rules     []engine.RuleResult `json:"rules"`
+		Profile   engine.Conformance  `json:"profile"`
+		Diagnosis engine.Diagnosis    `json:"diagnosis"`
+	}
+	if err := json.Unmarshal(b.Bytes(), &got); err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Rules) != 1 || got.Rules[0] != a[0].Rules[0] || got.Profile.Satisfied != "1.0" || got.Profile.Untested[0] != "stage" ||
+		got.Diagnosis.Party != "site" || !got.Diagnosis.Steps[0].Accepted {
+		t.Errorf("findings lost in JSON: %s", b.String())
 	}
 }

@@ -3,6 +3,7 @@ package serve_test
 import (
 	"context"
 	"fmt"
+	"github.com/gridprobe/gridprobe/probes/storage"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -78,6 +79,16 @@ func TestStatusPageInChromium(t *testing.T) {
 		}
 	}
 	t.Logf("rendered %d rows, %d checks", len(rows), len(entries))
+	// The TPC checks of sites.yaml's partner are ordinary checks on the page.
+	tpc := 0
+	for _, e := range entries {
+		if r, _ := storage.TPCRule(e.Check); r != "" {
+			tpc++
+		}
+	}
+	if tpc != len(storage.TPCIDs()) {
+		t.Errorf("%d TPC checks on the page, want %d (one per rule with the testbed's partner)", tpc, len(storage.TPCIDs()))
+	}
 
 	tmp := filepath.Join(t.TempDir(), "shot.png")
 	runChromium(t, bin, "--screenshot="+tmp, "--window-size=1500,900", "--hide-scrollbars", s.URL+"/")

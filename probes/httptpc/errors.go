@@ -73,6 +73,10 @@ type Error struct {
 	// Message is the server's text (failure line or error body): one line,
 	// redacted, shortened.
 	Message string
+	// RefusedAsServerError: a 5xx answer whose message says permission
+	// denied (XRootD 6.x for a local EACCES): a refusal signalled as a
+	// server error.
+	RefusedAsServerError bool
 	// Progress is what the markers said before the error.
 	Progress Progress
 	Err      error // underlying cause (network, context, parser), may be nil
@@ -142,6 +146,13 @@ func KindOf(err error) Kind {
 // such as ENOENT, 400 for a bad request).
 func statusError(code int, msg string) *Error {
 	e := &Error{Side: SideActive, Status: code, Message: msg, Kind: KindFailed}
+	// 5.8 answers a source's refusal with 500, 6.x with 403, before any
+	// marker; only the text says the remote side refused.
+	if rs := remoteStatus(msg); rs != 0 {
+		e.blameRemote(rs)
+		return e
+	}
+	e.RefusedAsServerError = code >= 500 && permissionDenied(msg)
 	switch {
 	case code == http.StatusUnauthorized || code == http.StatusForbidden:
 		e.Kind = KindDenied
@@ -157,7 +168,32 @@ func statusError(code int, msg string) *Error {
 	return e
 }
 
-var remoteStatusRE = regexp.MustCompile(`(?i)remote side failed with status code (\d{3})`)
+// remoteStatusRE finds the passive side's status in the active side's
+// text: "Remote side failed with status code 403" (5.5), "Remote side
+// 127.0.0.1 failed with status code 403" (5.8), "remote host returned '403
+// Forbidden'" (6.x).
+var remoteStatusRE = regexp.MustCompile(`(?i)remote side(?: \S+)? failed with status code (\d{3})|remote host returned '(\d{3})`)
+
+// remoteStatus is the passive side's status a message reports (0: none).
+func remoteStatus(msg string) int {
+	m := remoteStatusRE.FindStringSubmatch(msg)
+	if m == nil {
+		return 0
+	}
+	n, _ := strconv.Atoi(m[1] + m[2])
+	return n
+}
+
+// blameRemote marks the error as the passive side's, with its status.
+func (e *Error) blameRemote(code int) {
+	e.RemoteStatus, e.Side = code, SidePassive
+	switch code {
+	case http.StatusUnauthorized, http.StatusForbidden:
+		e.Kind = KindDenied
+	case http.StatusNotFound:
+		e.Kind = KindNotFound
+	}
+}
 
 // finalError classifies a failure: or aborted: line.
 func finalError(f Final) *Error {
@@ -165,15 +201,8 @@ func finalError(f Final) *Error {
 	if f.Verdict == Aborted {
 		e.Kind = KindAborted
 	}
-	if m := remoteStatusRE.FindStringSubmatch(f.Message); m != nil {
-		e.RemoteStatus, _ = strconv.Atoi(m[1])
-		e.Side = SidePassive
-		switch e.RemoteStatus {
-		case http.StatusUnauthorized, http.StatusForbidden:
-			e.Kind = KindDenied
-		case http.StatusNotFound:
-			e.Kind = KindNotFound
-		}
+	if rs := remoteStatus(f.Message); rs != 0 {
+		e.blameRemote(rs)
 		return e
 	}
 	switch {

@@ -111,6 +111,7 @@ func TestFinalErrorClassifies(t *testing.T) {
 		{`failure: Error when interacting with local filesystem: Permission denied`, KindDenied, SideActive, 0},
 		{`failure: Couldn't connect to server`, KindFailed, SideActive, 0},
 		{`aborted: cancelled`, KindAborted, SideActive, 0},
+		{`failure: Remote side 127.0.0.1 failed with status code 403 while fetching remote size, local=/x`, KindDenied, SidePassive, 403},
 	}
 	for _, c := range cases {
 		f, ok := finalLine(c.line)
@@ -144,6 +145,25 @@ func TestStatusErrorClassifies(t *testing.T) {
 		if e := statusError(c.code, c.msg); e.Kind != c.kind || e.Side != SideActive {
 			t.Errorf("%d %q: %s (%s), want %s", c.code, c.msg, e.Kind, e.Side, c.kind)
 		}
+	}
+	// Before any marker, newer releases report the source's refusal with
+	// their own status; the remote one is only in the text (checked with
+	// curl against trixie's 5.8.1 and sid's 6.2.0).
+	for _, c := range []struct {
+		code int
+		msg  string
+	}{
+		{500, "failure: Remote side 127.0.0.1 failed with status code 403 while fetching remote size, local=/x, remote=https://h/y"},
+		{403, "failure: HTTP response code said error: remote host returned '403 Forbidden' while fetching file size, local=/x"},
+	} {
+		if e := statusError(c.code, c.msg); e.Kind != KindDenied || e.Side != SidePassive || e.RemoteStatus != 403 {
+			t.Errorf("%d %q: %s (%s, remote %d), want denied by the passive side (403)", c.code, c.msg, e.Kind, e.Side, e.RemoteStatus)
+		}
+	}
+	// 6.x answers a local EACCES with 500: a refusal signalled as a server error.
+	e := statusError(500, "failure: Unable to create /x; permission denied, local=/x")
+	if e.Kind != KindFailed || e.Side != SideActive || !e.RefusedAsServerError {
+		t.Errorf("500 permission denied: %s (%s) refused-as-server-error %v", e.Kind, e.Side, e.RefusedAsServerError)
 	}
 }
 

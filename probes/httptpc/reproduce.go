@@ -33,10 +33,42 @@ type Repro struct {
 	SourceScopes, DestinationScopes     string
 	SourceAudience, DestinationAudience string
 	Timeout                             time.Duration // curl --max-time (0: none)
+	// Expect is what makes the lines exit 0: success (default), or a
+	// refusal by the active or the passive side.
+	Expect Expect
+}
+
+// Expect is what the reproduce lines of a copy check for.
+type Expect int
+
+// Expectations of reproduce lines.
+const (
+	// ExpectSuccess: the final line is success:.
+	ExpectSuccess Expect = iota
+	// ExpectActiveRefusal: the active side refuses: 401/403, or a failure
+	// line saying so that does not come from the passive side.
+	ExpectActiveRefusal
+	// ExpectRemoteRefusal: the failure line reports the passive side's
+	// 401/403.
+	ExpectRemoteRefusal
+)
+
+// verdictCheck is the shell test of the COPY answer for an expectation.
+func (e Expect) verdictCheck() string {
+	last := "tail -n 1 " + StreamFile
+	switch e {
+	case ExpectActiveRefusal:
+		return `{ [ "$code" = 401 ] || [ "$code" = 403 ] || { ` + last + ` | grep -qiE '^failure:.*(permission denied|not authorized|unauthorized|forbidden)' && ! ` +
+			last + ` | grep -qi 'remote side failed'; }; }`
+	case ExpectRemoteRefusal:
+		return last + ` | grep -qiE '^failure:.*remote side failed with status code 40[13]'`
+	}
+	return last + ` | grep -qi '^success:'`
 }
 
 // Lines returns shell lines that do the copy with curl and exit 0 only when
-// its final line is "success:". They print "HTTP <status>: <last line>".
+// its final line is "success:" (or, with Expect, when the copy is refused
+// as expected). They print "HTTP <status>: <last line>".
 func (r Repro) Lines() []string {
 	var lines []string
 	active, passive := r.Destination, r.Source
@@ -87,7 +119,7 @@ func (r Repro) Lines() []string {
 	}
 	words = append(words, "-L", "-X", "COPY", "-o", StreamFile, "-w", "%{http_code}", active)
 	lines = append(lines, fmt.Sprintf("# %s: COPY %s; the answer streams performance markers, its last line is the verdict", r.Mode, active),
-		"code=$("+probe.Command(words...)+`); echo "HTTP $code: $(tail -n 1 `+StreamFile+`)"; tail -n 1 `+StreamFile+` | grep -qi '^success:'`)
+		"code=$("+probe.Command(words...)+`); echo "HTTP $code: $(tail -n 1 `+StreamFile+`)"; `+r.Expect.verdictCheck())
 	return lines
 }
 

@@ -59,6 +59,9 @@ var (
 	Modify = probe.Modify
 )
 
+// Stage is storage.stage on an absolute storage path.
+func Stage(p string) Scope { return Scope{Op: "storage.stage", Path: p} }
+
 // Proxy opens the store of a proxy role: the proxy's own problems (none
 // configured, expired) are a *CredError.
 func (b *Book) Proxy(ctx context.Context, role Role) (Store, *cred.Proxy, error) {

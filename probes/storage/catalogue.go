@@ -67,11 +67,14 @@ func (b *Book) Checks(gate string, without ...string) []engine.Check {
 		out = append(out, engine.Check{
 			ID: r.id, Credential: r.cred, Requires: []string{gate},
 			Run: func(ctx context.Context, env *engine.Env) engine.Outcome {
-				return withRepro(r.run(b, ctx, env), r.repro(b))
+				o := r.run(b, ctx, env)
+				// A diagnosis's decisive pair follows the check's own lines.
+				return withRepro(o, append(r.repro(b), o.Reproduce...))
 			},
 			Reproduce: func() []string { return r.repro(b) },
 		})
 	}
+	out = append(out, b.tpcChecks(gate, without)...) // third-party copy, once per partner (tpc_rules.go)
 	return out
 }
 

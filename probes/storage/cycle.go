@@ -32,6 +32,8 @@ type step struct {
 	st  Store
 	who string
 	tok *cred.Token
+	// scopes the token was asked for (nil for a proxy), for a diagnosis.
+	scopes []Scope
 }
 
 // cycle are the credentials of each step of a write or directory cycle.
@@ -50,6 +52,17 @@ func (b *Book) fail(s step, what, why string, err error) engine.Outcome {
 	return b.tokenFailure(b.failure(what, s.who, why, err), s.tok)
 }
 
+// failAgain is fail() for a step whose token was refused: the diagnosis
+// (diagnose.go) repeats the operation op (again) with varied tokens. A
+// proxy's failure is fail()'s.
+func (b *Book) failAgain(ctx context.Context, s step, what, why string, err error, op Op, again func(context.Context, Store) error) engine.Outcome {
+	o := b.fail(s, what, why, err)
+	if s.tok == nil {
+		return o
+	}
+	return b.withDiagnosis(ctx, o, diagCase{what: what, scopes: s.scopes, aud: b.aud, tok: s.tok, err: err, op: op, again: again})
+}
+
 // whom names the credentials of a cycle, once when they are the same.
 func (c cycle) whom() string {
 	if c.create.who == c.read.who && c.read.who == c.del.who {
@@ -66,26 +79,28 @@ func (c cycle) whom() string {
 // compare, the server's checksum, delete it, confirm it is gone.
 func (b *Book) writeCycle(ctx context.Context, env *engine.Env, c cycle, p string) engine.Outcome {
 	if err := b.ensureScratch(ctx, env, c.create.st); err != nil {
-		return b.fail(c.create, "mkdir "+b.scratch.Dir(), c.createWhy, err)
+		return b.failMkdirScratch(ctx, c, err)
 	}
 	data := payload(env, payloadSize)
 	sum := adler32.Checksum(data)
 	b.cleanup(env, p, false, c.tokenFirst)
 	start := time.Now()
 	if err := c.create.st.Write(ctx, p, data, New); err != nil {
-		return b.fail(c.create, "write "+p, c.createWhy, err)
+		return b.failAgain(ctx, c.create, "write "+p, c.createWhy, err, Op{Kind: OpPut, Path: p},
+			func(ctx context.Context, st Store) error { return st.Write(ctx, p, data, New) })
 	}
 	wrote := time.Since(start)
 	info, err := c.read.st.Stat(ctx, p)
 	if err != nil {
-		return b.fail(c.read, "stat of the new file "+p, "", err)
+		return b.failAgain(ctx, c.read, "stat of the new file "+p, "", err, Op{Kind: OpStat, Path: p}, statAgain(p))
 	}
 	if info.IsDir || info.Size != int64(len(data)) {
 		return engine.Critf("wrote %d B to %s, stat says %s", len(data), b.rel(p), describe(info))
 	}
 	back := &sameContent{want: data}
 	if _, err := c.read.st.Read(ctx, p, back); err != nil {
-		return b.fail(c.read, "read-back of "+p, "", err)
+		return b.failAgain(ctx, c.read, "read-back of "+p, "", err, Op{Kind: OpGet, Path: p},
+			func(ctx context.Context, st Store) error { return readSome(ctx, st, p) })
 	}
 	if !back.equal() {
 		return engine.Critf("read back %d B of %s that differ from the %d B written", back.n, b.rel(p), len(data))
@@ -95,7 +110,7 @@ func (b *Book) writeCycle(ctx context.Context, env *engine.Env, c cycle, p strin
 		return engine.Critf("%s", err)
 	}
 	if err := b.deleteNow(ctx, c.del.st, p, false); err != nil {
-		return b.fail(c.del, "delete "+p, c.delWhy, err)
+		return b.failAgain(ctx, c.del, "delete "+p, c.delWhy, err, Op{Kind: OpDelete, Path: p}, b.deleteAgain(p, false))
 	}
 	if err := b.gone(ctx, c.read, p); err != nil {
 		return *err
@@ -107,6 +122,28 @@ func (b *Book) writeCycle(ctx context.Context, env *engine.Env, c cycle, p strin
 	}
 	o.Perf = []engine.Perf{{Label: "write_time", Value: wrote.Seconds(), Unit: "s"}, {Label: "size", Value: float64(len(data)), Unit: "B"}}
 	return o
+}
+
+// failMkdirScratch: the create step could not make the scratch directory.
+func (b *Book) failMkdirScratch(ctx context.Context, c cycle, err error) engine.Outcome {
+	dir := b.scratch.Dir()
+	return b.failAgain(ctx, c.create, "mkdir "+dir, c.createWhy, err, Op{Kind: OpMkdir, Path: dir, Parents: true},
+		func(ctx context.Context, st Store) error {
+			if err := st.Mkdir(ctx, dir, true); err != nil && !Is(err, Exists) {
+				return err
+			}
+			return nil
+		})
+}
+
+// statAgain repeats a stat of p.
+func statAgain(p string) func(context.Context, Store) error {
+	return func(ctx context.Context, st Store) error { _, err := st.Stat(ctx, p); return err }
+}
+
+// deleteAgain repeats a delete of p through the scratch guard.
+func (b *Book) deleteAgain(p string, dir bool) func(context.Context, Store) error {
+	return func(ctx context.Context, st Store) error { return b.deleteNow(ctx, st, p, dir) }
 }
 
 // checksumNote says what the server's checksum showed.
@@ -145,26 +182,28 @@ func describe(i Info) string {
 // it, list it, remove file and dir, confirm dir is gone.
 func (b *Book) dirCycle(ctx context.Context, env *engine.Env, c cycle, dir, file string) engine.Outcome {
 	if err := b.ensureScratch(ctx, env, c.create.st); err != nil {
-		return b.fail(c.create, "mkdir "+b.scratch.Dir(), c.createWhy, err)
+		return b.failMkdirScratch(ctx, c, err)
 	}
 	b.cleanup(env, dir, true, c.tokenFirst)
 	if err := c.create.st.Mkdir(ctx, dir, false); err != nil {
-		return b.fail(c.create, "mkdir "+dir, c.createWhy, err)
+		return b.failAgain(ctx, c.create, "mkdir "+dir, c.createWhy, err, Op{Kind: OpMkdir, Path: dir},
+			func(ctx context.Context, st Store) error { return st.Mkdir(ctx, dir, false) })
 	}
 	data := payload(env, 1024)
 	b.cleanup(env, file, false, c.tokenFirst)
 	if err := c.create.st.Write(ctx, file, data, New); err != nil {
-		return b.fail(c.create, "write "+file+" in the new directory", c.createWhy, err)
+		return b.failAgain(ctx, c.create, "write "+file+" in the new directory", c.createWhy, err, Op{Kind: OpPut, Path: file},
+			func(ctx context.Context, st Store) error { return st.Write(ctx, file, data, New) })
 	}
 	n, note, o := b.listShows(ctx, c, dir, file, int64(len(data)))
 	if o != nil {
 		return *o
 	}
 	if err := b.deleteNow(ctx, c.del.st, file, false); err != nil {
-		return b.fail(c.del, "delete "+file, c.delWhy, err)
+		return b.failAgain(ctx, c.del, "delete "+file, c.delWhy, err, Op{Kind: OpDelete, Path: file}, b.deleteAgain(file, false))
 	}
 	if err := b.deleteNow(ctx, c.del.st, dir, true); err != nil {
-		return b.fail(c.del, "rmdir "+dir, c.delWhy, err)
+		return b.failAgain(ctx, c.del, "rmdir "+dir, c.delWhy, err, Op{Kind: OpRmdir, Path: dir}, b.deleteAgain(dir, true))
 	}
 	if err := b.gone(ctx, c.read, dir); err != nil {
 		return *err

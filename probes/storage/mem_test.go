@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"hash/adler32"
 	"io"
+	"net/http"
 	"net/url"
 	"path"
 	"sort"
@@ -18,6 +19,7 @@ import (
 	"github.com/gridprobe/gridprobe/internal/cred"
 	"github.com/gridprobe/gridprobe/internal/engine"
 	"github.com/gridprobe/gridprobe/probes/probe"
+	"github.com/gridprobe/gridprobe/probes/storage/wlcgtest"
 )
 
 // Unit tests of the rules over an in-memory store: the rules' logic and
@@ -27,8 +29,7 @@ import (
 // who is the credential of one request to memFS.
 type who struct {
 	role   Role
-	scopes []string // token scopes, relative to /testvo
-	aud    string
+	claims cred.Claims // of a token
 	token  bool
 }
 
@@ -52,8 +53,11 @@ func newMemFS() *memFS {
 
 const refContent = "gridprobe reference content for unit tests, long enough for a ranged read\n"
 
-func denied(p string) error {
-	return &Error{Kind: Denied, Status: "403 Forbidden", Text: "403 Forbidden: " + p + "; permission denied"}
+func denied(p string) error { return deniedWith(p, 403) }
+
+func deniedWith(p string, code int) error {
+	st := fmt.Sprintf("%d %s", code, http.StatusText(code))
+	return &Error{Kind: Denied, Status: st, HTTPStatus: code, Text: st + ": " + p + "; permission denied"}
 }
 
 func notFound(p string) error {
@@ -225,33 +229,59 @@ func (t memTransport) Proxy(_ context.Context, role Role, _ *cred.Proxy) (Store,
 }
 
 func (t memTransport) Token(_ context.Context, tok *cred.Token) (Store, error) {
-	var scopes []string
-	for _, s := range tok.Request.Scopes {
-		scopes = append(scopes, s)
-	}
-	return memStore{fs: t.fs, w: who{token: true, scopes: scopes, aud: tok.Request.Audience}}, nil
+	return memStore{fs: t.fs, w: who{token: true, claims: tok.Claims()}}, nil
 }
 
 func (t memTransport) Line(op Op) string         { return fmt.Sprintf("op %d %s", op.Kind, op.Path) }
 func (t memTransport) LateWrites() time.Duration { return 0 }
 
-// fakeTokens hands out narrowed, unsigned tokens naming the request.
-type fakeTokens struct{ broad bool }
+// fakeTokens are tokens of the model issuer (wlcgtest): narrowed, shaped
+// as the testbed issuer shapes them; broad: one token for every request.
+type fakeTokens = *wlcgtest.Issuer
 
-func (fakeTokens) Describe() string { return "fake tokens" }
+func narrowTokens() fakeTokens { return &wlcgtest.Issuer{} }
+func broadTokens() fakeTokens  { return &wlcgtest.Issuer{Broad: true} }
 
-func (f fakeTokens) Token(_ context.Context, req cred.TokenRequest) (*cred.Token, error) {
-	raw := "eyJhbGciOiJub25lIn0." + fmt.Sprintf("%x", req.Scopes) + ".sig"
-	t := &cred.Token{Narrowed: !f.broad, Request: req}
-	cred.RegisterSecret(raw)
-	return t, nil
+// policy is the model of a server following the WLCG profile (wlcgtest)
+// for the memFS layout: the issuer's base /testvo; the group /testvo may
+// do everything in /testvo/gridprobe; break violates rules.
+func policy(aud string, broken ...string) wlcgtest.Policy {
+	p := wlcgtest.Policy{Audience: aud, Base: "/testvo", GroupArea: map[string]string{"/testvo": "/testvo/gridprobe"}, Break: map[string]bool{}}
+	for _, b := range broken {
+		p.Break[b] = true
+	}
+	return p
 }
 
-// wlcg is a server that follows the WLCG profile: each scope (relative to
-// /testvo) allows exactly its operations on its path and below, by whole
-// path elements; another audience is refused; proxies may do everything
-// except a foreign or VOMS-less one reading /testvo.
-func wlcg(aud string) func(op OpKind, p string, w who, exists bool) error {
+// modelOp is the model's name of a request.
+func modelOp(op OpKind, exists bool) wlcgtest.Op {
+	switch op {
+	case OpGet, OpGetRange:
+		return wlcgtest.Read
+	case OpList:
+		return wlcgtest.List
+	case OpPut:
+		if exists {
+			return wlcgtest.Over
+		}
+		return wlcgtest.Write
+	case OpDelete, OpRmdir:
+		return wlcgtest.Delete
+	case OpMkdir:
+		return wlcgtest.Mkdir
+	}
+	return wlcgtest.Stat
+}
+
+// wlcg is a server that follows the WLCG profile (wlcgtest's model, with
+// broken rules violated) for tokens; proxies may do everything except a
+// foreign or VOMS-less one reading /testvo, and the VO's reading /othervo.
+func wlcg(aud string, broken ...string) func(op OpKind, p string, w who, exists bool) error {
+	return wlcgPolicy(policy(aud, broken...))
+}
+
+// wlcgPolicy is wlcg with the model's policy given.
+func wlcgPolicy(pol wlcgtest.Policy) func(op OpKind, p string, w who, exists bool) error {
 	return func(op OpKind, p string, w who, exists bool) error {
 		if !w.token {
 			if w.role != Own && strings.HasPrefix(p, "/testvo") {
@@ -262,31 +292,10 @@ func wlcg(aud string) func(op OpKind, p string, w who, exists bool) error {
 			}
 			return nil
 		}
-		if w.aud != aud || !strings.HasPrefix(path.Clean(p), "/testvo") {
-			return denied(p)
+		if code := pol.Decide(wlcgtest.Request{Op: modelOp(op, exists), Path: path.Clean(p), Claims: w.claims}); code != 0 {
+			return deniedWith(p, code)
 		}
-		for _, sc := range w.scopes {
-			opName, sp, _ := strings.Cut(sc, ":")
-			full := path.Join("/testvo", sp)
-			if p != full && !strings.HasPrefix(p, full+"/") {
-				continue
-			}
-			switch opName {
-			case "storage.read":
-				if op == OpGet || op == OpGetRange || op == OpStat || op == OpList || op == OpChecksum {
-					return nil
-				}
-			case "storage.create":
-				if op == OpMkdir || op == OpPut && !exists || op == OpStat {
-					return nil
-				}
-			case "storage.modify":
-				if op != OpGet && op != OpGetRange && op != OpList {
-					return nil
-				}
-			}
-		}
-		return denied(p)
+		return nil
 	}
 }
 

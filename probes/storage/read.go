@@ -225,11 +225,19 @@ func (b *Book) tknRead(ctx context.Context, _ *engine.Env) engine.Outcome {
 	sc := Read(ref.Path)
 	st, tok, err := b.TokenStore(ctx, b.aud, sc)
 	who := b.tokenWho(tok, sc)
+	dc := diagCase{what: "read " + ref.Path, scopes: []Scope{sc}, aud: b.aud, tok: tok, op: Op{Kind: OpGet, Path: ref.Path},
+		again: func(ctx context.Context, st Store) error { return readSome(ctx, st, ref.Path) }}
 	if err != nil {
-		return b.tokenFailure(b.failure("read "+ref.Path, who, "", err), tok)
+		dc.err = err
+		return b.withDiagnosis(ctx, b.tokenFailure(b.failure("read "+ref.Path, who, "", err), tok), dc)
 	}
 	rep, err := b.verifyRead(ctx, st, ref)
-	return b.tokenFailure(b.readOutcome(who, ref, rep, err), tok)
+	o := b.tokenFailure(b.readOutcome(who, ref, rep, err), tok)
+	if err != nil {
+		dc.err = err
+		o = b.withDiagnosis(ctx, o, dc)
+	}
+	return o
 }
 
 // tokenFailure names the token in a CRITICAL outcome.

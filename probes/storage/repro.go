@@ -33,7 +33,16 @@ func (b *Book) line(a as, op Op) string {
 
 // needToken is the comment naming the token the next lines need.
 func (b *Book) needToken(aud string, forWrite bool, scopes ...Scope) string {
-	return b.tr.Line(Op{Kind: OpToken, Scopes: b.ScopeString(scopes...), Aud: aud, ForWrite: forWrite})
+	return b.needTokenText(aud, forWrite, b.ScopeString(scopes...))
+}
+
+// needTokenText is needToken with the scope list as the issuer sees it; an
+// audience list is quoted.
+func (b *Book) needTokenText(aud string, forWrite bool, scopes string) string {
+	if strings.ContainsAny(aud, " \t") {
+		aud = fmt.Sprintf("%q", aud)
+	}
+	return b.tr.Line(Op{Kind: OpToken, Scopes: scopes, Aud: aud, ForWrite: forWrite})
 }
 
 func comment(format string, a ...any) string {
@@ -199,8 +208,8 @@ func (b *Book) reproTknDirectory() []string {
 	return b.reproDir(asToken, dir, b.scratch.Path(IDTknDirectory, "file.dat"), &cycleScopes{Create(b.scratch.Dir()), Read(dir), Modify(dir)})
 }
 
-// reproTknAccess sets up the 16tkn-access fixture and tries each refusal,
-// from the refusals' own descriptions.
+// reproTknAccess sets up the 16tkn-access fixture and tries each sub-rule,
+// from the sub-rules' own descriptions.
 func (b *Book) reproTknAccess() []string {
 	if b.scratchErr != nil {
 		return nil
@@ -211,23 +220,59 @@ func (b *Book) reproTknAccess() []string {
 		probe.Command("printf", "gridprobe access test\\n") + " > " + local,
 		b.needToken(b.aud, true, Create(b.scratch.Dir())),
 		b.line(asToken, Op{Kind: OpMkdir, Path: fx.dir, Parents: true}),
-		b.line(asToken, Op{Kind: OpPut, Path: fx.a, Local: local}),
-		b.line(asToken, Op{Kind: OpPut, Path: fx.ab, Local: local}),
 	}
-	for _, r := range refusals {
+	for _, p := range []string{fx.a, fx.ab, fx.m, fx.x} {
+		lines = append(lines, b.line(asToken, Op{Kind: OpPut, Path: p, Local: local}))
+	}
+	reads := len(refusals)
+	for i, r := range refusals {
+		if r.op == OpGet && reads == len(refusals) {
+			reads = i
+		}
+	}
+	for _, rs := range [][]subRule{refusals[:reads], grants.writes} {
+		lines = append(lines, b.reproSubRules(fx, rs, local)...)
+	}
+	lines = append(lines, b.reproCreateParents(fx, local)...)
+	for _, rs := range [][]subRule{refusals[reads:], grants.reads} {
+		lines = append(lines, b.reproSubRules(fx, rs, local)...)
+	}
+	return append(lines, comment("clean up with a token for %s (or the proxy)", b.ScopeString(Modify(b.scratch.Dir()))))
+}
+
+// reproSubRules are the lines of sub-rules: which token, then the
+// operation, which must fail with a refusal (refusals) or succeed.
+func (b *Book) reproSubRules(fx *accessFixture, rs []subRule, local string) []string {
+	var lines []string
+	for _, r := range rs {
 		target := r.target(fx)
 		if target == "" {
 			continue
 		}
-		aud := r.aud
-		if aud == "" {
-			aud = b.aud
+		spec := r.token(b, fx)
+		refused := isRefusal(r)
+		must := "must be allowed"
+		if refused {
+			must = "must be refused"
 		}
-		lines = append(lines, comment("%s must be refused (%s)", r.name, r.rule),
-			b.needToken(aud, r.op == OpPut || r.op == OpMkdir, r.scope(fx)),
-			b.line(asToken, Op{Kind: r.op, Path: target, Local: reproLocal(r.op, local), Refused: true, LoginRefusal: r.loginDenies}))
+		rule := profileRule(r.id)
+		lines = append(lines, comment("%s (profile %s %s): %s %s", r.id, rule.Version, rule.Section, r.name, must),
+			b.needTokenText(b.audience(spec), r.op == OpPut || r.op == OpMkdir, b.scopeText(spec)),
+			b.line(asToken, Op{Kind: r.op, Path: target, Local: reproLocal(r.op, local), Refused: refused, LoginRefusal: r.invalid}))
 	}
-	return append(lines, comment("clean up with a token for %s (or the proxy)", b.ScopeString(Modify(b.scratch.Dir()))))
+	return lines
+}
+
+// reproCreateParents: storage.create on <dir>/p/q makes p, q and a file.
+func (b *Book) reproCreateParents(fx *accessFixture, local string) []string {
+	q := fx.in("p/q")
+	return []string{
+		comment("create-parents (profile 1.0 §2.2.1): storage.create:.../p/q makes the missing .../p, then .../p/q and a file in it"),
+		b.needToken(b.aud, true, Create(q)),
+		b.line(asToken, Op{Kind: OpMkdir, Path: fx.in("p")}),
+		b.line(asToken, Op{Kind: OpMkdir, Path: q}),
+		b.line(asToken, Op{Kind: OpPut, Path: q + "/f", Local: local}),
+	}
 }
 
 // reproLocal is the local file of a refused operation: the upload's

@@ -99,8 +99,10 @@ type Error struct {
 	// Status is the server's answer in short ("403 Forbidden",
 	// "kXR_NotAuthorized (3010)"), "" when there was none.
 	Status string
-	Text   string
-	Err    error // the underlying error, if any
+	// HTTPStatus is the HTTP status of the answer (0: not HTTP, or none).
+	HTTPStatus int
+	Text       string
+	Err        error // the underlying error, if any
 }
 
 func (e *Error) Error() string { return e.Text }
@@ -126,6 +128,15 @@ func StatusOf(err error) string {
 		return e.Status
 	}
 	return err.Error()
+}
+
+// httpStatus is the HTTP status of err's answer (0 for none).
+func httpStatus(err error) int {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.HTTPStatus
+	}
+	return 0
 }
 
 // Is reports whether err is a Store error of kind k.

@@ -27,3 +27,6 @@ var RuleText = map[string]string{
 // OtherAudience is the audience of the "token for another endpoint" that
 // 16tkn-access expects to be refused: a name no real endpoint has.
 const OtherAudience = "https://gridprobe-other-endpoint.invalid"
+
+// OtherAudience2 is a second audience no endpoint has (an aud list).
+const OtherAudience2 = "https://gridprobe-third-endpoint.invalid"

@@ -28,11 +28,15 @@ func (b *Book) tokenCycle(ctx context.Context, cr, rd, md Scope) (cycle, *engine
 	}{{&c.create, cr}, {&c.read, rd}, {&c.del, md}} {
 		st, tok, err := b.TokenStore(ctx, b.aud, x.sc)
 		who := b.tokenWho(tok, x.sc)
+		s := step{st: st, who: who, tok: tok, scopes: []Scope{x.sc}}
 		if err != nil {
-			o := b.tokenFailure(b.failure("opening the storage", who, "", err), tok)
+			// A refused token login (root://): the diagnosis varies the
+			// token of the login.
+			o := b.failAgain(ctx, s, "token login", "", err, Op{Kind: OpStat, Path: b.voArea},
+				func(context.Context, Store) error { return nil })
 			return cycle{}, &o
 		}
-		*x.dst = step{st: st, who: who, tok: tok}
+		*x.dst = s
 	}
 	return c, nil
 }

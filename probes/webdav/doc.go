@@ -7,7 +7,8 @@
 // store.go): storage.Store over one HTTP client per TLS identity, its errors
 // classified (401/403 a denial, 404 a missing object, MKCOL's 405 an
 // existing one, 501 unsupported), and reproduce lines with curl
-// (reproduce.go).
+// (reproduce.go); for the rulebook's third-party-copy rules it is a
+// storage.Copier driving HTTP-TPC through probes/httptpc (tpc.go).
 //
 // The WebDAV requests are written with net/http rather than with
 // github.com/studio-b12/gowebdav (v0.13.0), because what this probe must

@@ -42,7 +42,7 @@ func classify(err error) error {
 		case he.Code == http.StatusMethodNotAllowed && he.Method == "MKCOL":
 			k = storage.Exists
 		}
-		return &storage.Error{Op: he.Method, Path: he.Path, Kind: k, Status: he.Status, Text: he.Error(), Err: err}
+		return &storage.Error{Op: he.Method, Path: he.Path, Kind: k, Status: he.Status, HTTPStatus: he.Code, Text: he.Error(), Err: err}
 	}
 	var ne *NetError
 	if errors.As(err, &ne) {

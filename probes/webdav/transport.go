@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/gridprobe/gridprobe/internal/cred"
+	"github.com/gridprobe/gridprobe/probes/httptpc"
 	"github.com/gridprobe/gridprobe/probes/probe"
 	"github.com/gridprobe/gridprobe/probes/storage"
 )
@@ -22,6 +23,7 @@ type transport struct {
 
 	mu      sync.Mutex
 	clients map[string]*client
+	tpc     map[string]*httptpc.Client // third-party copies, per TLS identity (tpc.go)
 	// uncertain: a PUT or MKCOL got no answer (timeout, reset); the final
 	// sweep then waits for late server operations.
 	uncertain atomic.Bool
@@ -85,5 +87,8 @@ func (t *transport) close() {
 	defer t.mu.Unlock()
 	for _, c := range t.clients {
 		c.close()
+	}
+	for _, c := range t.tpc {
+		c.Close()
 	}
 }

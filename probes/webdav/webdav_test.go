@@ -17,7 +17,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/golang-jwt/jwt/v5"
 	"github.com/studio-b12/gowebdav"
 
 	"github.com/gridprobe/gridprobe/internal/config"
@@ -25,6 +24,7 @@ import (
 	"github.com/gridprobe/gridprobe/internal/engine"
 	"github.com/gridprobe/gridprobe/probes/probe"
 	"github.com/gridprobe/gridprobe/probes/storage"
+	"github.com/gridprobe/gridprobe/probes/storage/wlcgtest"
 )
 
 // Unit tests: edge cases and fault injection with in-process servers. The
@@ -230,41 +230,17 @@ func (m *memDAV) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// fakeTokens hands out unsigned-looking JWTs whose scope is readable by
-// memDAV's deny function (the server side of these tests).
-type fakeTokens struct{}
-
-func (fakeTokens) Describe() string { return "fake tokens" }
-
-func (fakeTokens) Token(_ context.Context, req cred.TokenRequest) (*cred.Token, error) {
-	raw, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{
-		"sub": "test", "iss": "https://issuer.test", "aud": req.Audience, "scope": strings.Join(req.Scopes, " "),
-		"exp": time.Now().Add(time.Hour).Unix(),
-	}).SignedString([]byte("test key"))
-	if err != nil {
-		return nil, err
-	}
-	t, err := cred.NewToken(raw, "fake")
-	if err != nil {
-		return nil, err
-	}
-	t.Narrowed, t.Request = true, req
-	return t, nil
-}
-
-// claimsOf reads scope and aud of a fake token (nil for none).
-func claimsOf(tok string) (scope, aud string) {
+// claimsOf reads the claims of a token of the model issuer (zero for
+// none: the proxy).
+func claimsOf(tok string) cred.Claims {
 	if tok == "" {
-		return "", ""
+		return cred.Claims{}
 	}
-	t, _, err := jwt.NewParser().ParseUnverified(tok, jwt.MapClaims{})
+	t, err := cred.NewToken(tok, "request")
 	if err != nil {
-		return "", ""
+		return cred.Claims{}
 	}
-	c := t.Claims.(jwt.MapClaims)
-	s, _ := c["scope"].(string)
-	a, _ := c["aud"].(string)
-	return s, a
+	return t.Claims()
 }
 
 const refContent = "gridprobe reference content for unit tests\n"
@@ -279,7 +255,7 @@ func unitSvc(t *testing.T, dav *memDAV) (*svc, *httptest.Server) {
 	sv := &config.Service{Type: Type, URL: u, RawURL: srv.URL, Name: "org.testvo.SE-WebDAV", VO: "testvo",
 		ScopeBase: "/testvo", WriteDir: "/testvo/gridprobe", Timeout: 10 * time.Second,
 		ReadFile: config.FileRef{Path: "/testvo/ref", Adler32: fmt.Sprintf("%08x", adler32.Checksum([]byte(refContent))), Size: int64(len(refContent))}}
-	creds := &probe.Credentials{Tokens: fakeTokens{}, ProxyPath: "own.pem", ForeignProxyPath: "foreign.pem", NoVOMSProxyPath: "novoms.pem"}
+	creds := &probe.Credentials{Tokens: &wlcgtest.Issuer{}, ProxyPath: "own.pem", ForeignProxyPath: "foreign.pem", NoVOMSProxyPath: "novoms.pem"}
 	for _, p := range []string{"own.pem", "foreign.pem", "novoms.pem"} {
 		creds.UseProxy(p, &cred.Proxy{Path: p, Subject: "/CN=" + p})
 	}
@@ -407,61 +383,67 @@ func TestReadFindings(t *testing.T) {
 			c.set(dav)
 			res := runChecks(t, s, storage.IDCrtRead, storage.IDTknRead)
 			assertResult(t, res[storage.IDCrtRead], c.state, c.substr)
+			if c.name == "refused" {
+				// A token refused whatever it is: the diagnosis says so first.
+				assertResult(t, res[storage.IDTknRead], c.state, "site: the SE accepted none of 13 tokens", "; read /testvo/ref with the token storage.read:/ref failed: 403 Forbidden")
+				return
+			}
 			assertResult(t, res[storage.IDTknRead], c.state, c.substr)
 		})
 	}
 }
 
 // TestTknAccessPermissiveServer: a server that allows everything breaks
-// every rule, and the detail names them.
+// every refusal, and the detail names them.
 func TestTknAccessPermissiveServer(t *testing.T) {
 	s, _ := unitSvc(t, newMemDAV())
 	res := runChecks(t, s, storage.IDTknAccess)[storage.IDTknAccess]
-	n := len(storage.RefusalNames())
-	assertResult(t, res, engine.Critical, fmt.Sprintf("%d of %d refusals not enforced", n, n),
-		"create-only overwrite: wrote it with the token storage.create:<scratch>/16tkn-access (WLCG profile: storage.create must not modify existing data)")
+	assertResult(t, res, engine.Critical, "satisfies WLCG profile none (expected 1.0)",
+		"create-no-overwrite 1.0 (storage.create:.../16tkn-access overwriting .../a: wrote it)")
+	fails := 0
+	for _, r := range res.Rules {
+		if r.Verdict == engine.VerdictFail {
+			fails++
+		}
+	}
+	if fails != len(storage.RefusalNames()) {
+		t.Errorf("%d rules broken, want every refusal's", fails)
+	}
 }
 
-// wlcgDeny is a server that follows the WLCG profile on memDAV: the token's
-// scopes (relative to /testvo) by whole path elements, its audience, and
-// create-only never touching an existing file. 404 for the sibling turns on
-// siblingNotFound.
+// wlcgDeny is a server that follows the WLCG profile (wlcgtest's model)
+// on memDAV for tokens, the proxy may do everything; 404 for a read of the
+// sibling .../ab turns on siblingNotFound.
 func wlcgDeny(m *memDAV, aud string, siblingNotFound bool) func(r *http.Request, tok string) int {
+	pol := wlcgtest.Policy{Audience: aud, Base: "/testvo", GroupArea: map[string]string{"/testvo": "/testvo/gridprobe"}}
 	return func(r *http.Request, tok string) int {
-		scope, a := claimsOf(tok)
 		if tok == "" {
 			return 0 // the proxy may do everything
-		}
-		if a != aud {
-			return http.StatusForbidden
 		}
 		p := path.Clean(r.URL.Path)
 		if siblingNotFound && strings.HasSuffix(p, "/ab") && r.Method == http.MethodGet {
 			return http.StatusNotFound
 		}
 		_, exists := m.files[p]
-		for _, sc := range strings.Fields(scope) {
-			op, sp, _ := strings.Cut(sc, ":")
-			full := path.Join("/testvo", sp)
-			if p != full && !strings.HasPrefix(p, full+"/") {
-				continue
+		op := wlcgtest.Stat
+		switch r.Method {
+		case http.MethodGet:
+			op = wlcgtest.Read
+		case "PROPFIND":
+			if r.Header.Get("Depth") == "1" {
+				op = wlcgtest.List
 			}
-			switch op {
-			case "storage.read":
-				if r.Method == http.MethodGet || r.Method == http.MethodHead || r.Method == "PROPFIND" {
-					return 0
-				}
-			case "storage.create":
-				if (r.Method == http.MethodPut && !exists) || r.Method == "MKCOL" {
-					return 0
-				}
-			case "storage.modify":
-				if r.Method != http.MethodGet && r.Method != http.MethodHead && r.Method != "PROPFIND" {
-					return 0
-				}
+		case http.MethodPut:
+			op = wlcgtest.Write
+			if exists {
+				op = wlcgtest.Over
 			}
+		case http.MethodDelete:
+			op = wlcgtest.Delete
+		case "MKCOL":
+			op = wlcgtest.Mkdir
 		}
-		return http.StatusForbidden
+		return pol.Decide(wlcgtest.Request{Op: op, Path: p, Claims: claimsOf(tok)})
 	}
 }
 
@@ -470,7 +452,7 @@ func TestTknChecksOnAConformingServer(t *testing.T) {
 	s, _ := unitSvc(t, dav)
 	dav.deny = wlcgDeny(dav, s.book.Audience(), false)
 	res := runChecks(t, s, storage.IDTknRead, storage.IDTknAccess, storage.IDTknWrite, storage.IDTknDirectory)
-	assertResult(t, res[storage.IDTknAccess], engine.OK, fmt.Sprintf("all %d refusals enforced", len(storage.RefusalNames())))
+	assertResult(t, res[storage.IDTknAccess], engine.OK, "satisfies WLCG profile 1.2 (expected 1.0)", "rules tested hold on existing objects")
 	assertResult(t, res[storage.IDTknRead], engine.OK)
 	assertResult(t, res[storage.IDTknWrite], engine.OK)
 	assertResult(t, res[storage.IDTknDirectory], engine.OK)
@@ -499,7 +481,7 @@ func TestTknAccessSibling404IsNotOK(t *testing.T) {
 	s, _ := unitSvc(t, dav)
 	dav.deny = wlcgDeny(dav, s.book.Audience(), true)
 	res := runChecks(t, s, storage.IDTknAccess)[storage.IDTknAccess]
-	assertResult(t, res, engine.Unknown, "reading sibling .../ab", "404", "not an explicit denial")
+	assertResult(t, res, engine.Unknown, "path-elements-read 1.0 (storage.read:.../a reading .../ab: 404")
 }
 
 func TestTknDirectoryListingRefusedIsWarning(t *testing.T) {

@@ -8,7 +8,9 @@
 // store.go): storage.Store over one pooled session per credential, its
 // errors classified (kXR_NotAuthorized 3010 is a denial, kXR_AuthFailed 3030
 // at login a refused login, kXR_NotFound a missing object), and reproduce
-// lines with xrdfs and xrdcp (reproduce.go).
+// lines with xrdfs and xrdcp (reproduce.go). root:// third-party copy is
+// not driven natively: the rulebook's TPC checks report what is missing and
+// print xrdcp --tpc lines (tpc.go).
 //
 // Credential separation: a proxy's store authenticates with GSI only and a
 // token's with ztn only, so a fallback to the other protocol can never make

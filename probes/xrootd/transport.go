@@ -125,9 +125,14 @@ func (t *transport) Proxy(ctx context.Context, role storage.Role, p *cred.Proxy)
 	return t.login(ctx, gsiKey(role), opts, gsiName, "GSI login with the "+role.String())
 }
 
-// tokenKey is the pool key of the ztn session of a token: one per audience
-// and scope set, or one for a token source that does not narrow.
+// tokenKey is the pool key of the ztn session of a token: one per token
+// (its jti: a session logged in with one token never serves another, even
+// for the same scopes and audience, e.g. a fresh token), else one per
+// audience and scope set, or one for a token source that does not narrow.
 func tokenKey(tok *cred.Token) string {
+	if id := tok.Claims().ID; id != "" {
+		return "ztn jti " + id
+	}
 	if !tok.Narrowed {
 		return "ztn unnarrowed"
 	}

@@ -88,7 +88,7 @@ func testIssuer(t *testing.T, alg string) (*Issuer, *httptest.Server, string) {
 	if err := os.WriteFile(filepath.Join(dir, "secret"), []byte(secret+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	clients := fmt.Sprintf(`{"clients":[{"id":"gridprobe","secret_file":%q,"scopes":["storage.read:/","storage.create:/gridprobe","compute.read"]}]}`,
+	clients := fmt.Sprintf(`{"clients":[{"id":"gridprobe","secret_file":%q,"scopes":["storage.read:/","storage.create:/gridprobe","compute.read","openid","wlcg","wlcg.groups:/testvo"]}]}`,
 		filepath.Join(dir, "secret"))
 	if err := os.WriteFile(filepath.Join(dir, "clients.json"), []byte(clients), 0o600); err != nil {
 		t.Fatal(err)
@@ -233,7 +233,7 @@ func TestTokenEndpointErrors(t *testing.T) {
 	}
 	// Client authentication in the form body works as well.
 	form := url.Values{"grant_type": {"client_credentials"}, "client_id": {"gridprobe"}, "client_secret": {secret}}
-	if code, body := postToken(t, srv, form, "", ""); code != 200 || body["scope"] != "storage.read:/ storage.create:/gridprobe compute.read" {
+	if code, body := postToken(t, srv, form, "", ""); code != 200 || body["scope"] != "storage.read:/ storage.create:/gridprobe compute.read openid wlcg wlcg.groups:/testvo" {
 		t.Errorf("form auth, no scope: HTTP %d scope=%v, want 200 and every allowed scope", code, body["scope"])
 	}
 	// Without an audience the token is for anyone (WLCG any).
@@ -325,5 +325,41 @@ func TestMintCommandWritesFile0600(t *testing.T) {
 	}
 	if err := cmdMint([]string{"--keys", dir}); err == nil {
 		t.Errorf("mint without --out: no error")
+	}
+}
+
+// TestClaimRequests: version and group requests become claims, not scopes;
+// a request of only claims gets no capability; a group the client may not
+// have and a malformed version are refused.
+func TestClaimRequests(t *testing.T) {
+	_, srv, secret := testIssuer(t, AlgRS256)
+	claims := func(scope string) (int, jwt.MapClaims, map[string]any) {
+		code, body := postToken(t, srv, url.Values{"grant_type": {"client_credentials"}, "scope": {scope},
+			"audience": {"https://se.example.org"}}, "gridprobe", secret)
+		if code != 200 {
+			return code, nil, body
+		}
+		c := jwt.MapClaims{}
+		if _, _, err := jwt.NewParser().ParseUnverified(body["access_token"].(string), c); err != nil {
+			t.Fatal(err)
+		}
+		return code, c, body
+	}
+	_, c, body := claims("wlcg:1.9 storage.read:/a wlcg.groups:/testvo/sub wlcg")
+	groups, _ := c["wlcg.groups"].([]any)
+	if c["wlcg.ver"] != "1.9" || c["scope"] != "storage.read:/a" || body["scope"] != "storage.read:/a" || len(groups) != 1 || groups[0] != "/testvo/sub" {
+		t.Errorf("claims %v, answer scope %v", c, body["scope"])
+	}
+	code, c, _ := claims("wlcg.groups:/testvo")
+	if _, has := c["scope"]; has || code != 200 {
+		t.Errorf("a request of only a group got capabilities: %v", c["scope"])
+	}
+	if code, c, _ := claims("openid"); code != 200 || c["scope"] != "openid" {
+		t.Errorf("openid: HTTP %d scope %v", code, c["scope"])
+	}
+	for _, bad := range []string{"wlcg.groups:/othervo", "wlcg:one", "wlcg.groups:/testvo/../x"} {
+		if code, _, body := claims(bad); code != 400 || body["error"] != "invalid_scope" {
+			t.Errorf("%q: HTTP %d %v", bad, code, body["error"])
+		}
 	}
 }

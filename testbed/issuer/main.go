@@ -27,7 +27,11 @@
 //
 //	gridprobe-issuer mint   --keys DIR --out FILE [--sub S] [--aud A,B] [--scope "s1 s2"] [--exp 20m]
 //	                        [--nbf 0s] [--iat 0s] [--iss URL] [--key trusted|rogue] [--alg RS256|ES256]
-//	                        [--kid K] [--omit nbf,wlcg.ver] [--wlcg-ver 1.0]
+//	                        [--kid K] [--omit nbf,wlcg.ver] [--wlcg-ver 1.0] [--groups /vo,/vo/sub]
+//
+// The token endpoint honours the profile's requests for claims besides
+// capabilities (§3.1, §3.4): wlcg:<version> sets wlcg.ver, wlcg.groups:<g>
+// adds a group the client may have (claims.go).
 //
 // A token is written only to the --out file (mode 0600), or to standard
 // output with an explicit "--out -"; it is never logged.
@@ -187,6 +191,7 @@ func cmdMint(args []string) error {
 	kid := fs.String("kid", "", "kid header override (default: the key's own kid)")
 	omit := fs.String("omit", "", "comma-separated claims to leave out, e.g. nbf,wlcg.ver")
 	ver := fs.String("wlcg-ver", "1.0", "wlcg.ver claim (empty: omit)")
+	groups := fs.String("groups", "", "wlcg.groups claim: comma-separated groups (empty: omit)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -216,6 +221,9 @@ func cmdMint(args []string) error {
 		if a = strings.TrimSpace(a); a != "" {
 			spec.Audience = append(spec.Audience, a)
 		}
+	}
+	if *groups != "" {
+		spec.Extra = map[string]any{"wlcg.groups": strings.Split(*groups, ",")}
 	}
 	for _, o := range strings.Split(*omit, ",") {
 		if o = strings.TrimSpace(o); o != "" {

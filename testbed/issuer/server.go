@@ -198,7 +198,11 @@ func (is *Issuer) token(w http.ResponseWriter, r *http.Request) {
 		is.fail(w, r, http.StatusBadRequest, "unsupported_grant_type", fmt.Sprintf("grant_type %q not supported", gt))
 		return
 	}
-	scopes, err := limitScopes(form.Get("scope"), allowed)
+	req, err := splitRequest(form.Get("scope"), allowed)
+	var scopes []string
+	if err == nil && !req.onlyClaims {
+		scopes, err = limitScopes(req.scopes, allowed)
+	}
 	if err != nil {
 		is.fail(w, r, http.StatusBadRequest, "invalid_scope", err.Error())
 		return
@@ -212,12 +216,13 @@ func (is *Issuer) token(w http.ResponseWriter, r *http.Request) {
 	if len(aud) == 0 {
 		aud = []string{AnyAudience}
 	}
-	is.issue(w, r, c, how, form.Get("grant_type"), scopes, aud)
+	is.issue(w, r, c, how, form.Get("grant_type"), scopes, aud, req)
 }
 
 // issue signs and sends the access token (and, when offline_access was
 // granted with client credentials, a refresh token for the other scopes).
-func (is *Issuer) issue(w http.ResponseWriter, r *http.Request, c *Client, how, grant string, scopes, aud []string) {
+// req's version and group requests become claims (claims.go).
+func (is *Issuer) issue(w http.ResponseWriter, r *http.Request, c *Client, how, grant string, scopes, aud []string, req tokenRequest) {
 	k, ok := is.Keys.Trusted[is.Alg]
 	if !ok {
 		is.fail(w, r, http.StatusInternalServerError, "server_error", "no signing key for "+is.Alg)
@@ -226,10 +231,10 @@ func (is *Issuer) issue(w http.ResponseWriter, r *http.Request, c *Client, how, 
 	offline := slices.Contains(scopes, "offline_access")
 	granted := scopes // a refresh token may ask for all of them again
 	scopes = slices.DeleteFunc(slices.Clone(scopes), func(s string) bool { return s == "offline_access" })
-	tok, jti, exp, err := Sign(TokenSpec{
-		Issuer: is.URL, Subject: c.Sub, Audience: aud, Scope: scopes,
-		Now: is.Now(), Lifetime: is.Lifetime, NotBefore: -is.NotBefore, WLCGVer: "1.0",
-	}, k)
+	spec := TokenSpec{Issuer: is.URL, Subject: c.Sub, Audience: aud, Scope: scopes,
+		Now: is.Now(), Lifetime: is.Lifetime, NotBefore: -is.NotBefore, WLCGVer: "1.0"}
+	req.apply(&spec)
+	tok, jti, exp, err := Sign(spec, k)
 	if err != nil {
 		is.fail(w, r, http.StatusInternalServerError, "server_error", err.Error())
 		return

@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path"
 	"regexp"
 	"slices"
 	"strings"
@@ -69,6 +70,7 @@ type Cell struct {
 	Row     Row
 	State   engine.State
 	Detail  string
+	Rules   []engine.RuleResult // the rules the check tested (rules.go)
 }
 
 // Matrix holds the cells of one run in row and column order.
@@ -100,7 +102,7 @@ func New(releases []Release, results []engine.Result) *Matrix {
 			seen[row] = true
 			rows = append(rows, row)
 		}
-		m.cells[rel][row] = Cell{Release: rel, Row: row, State: res.State, Detail: res.Detail}
+		m.cells[rel][row] = Cell{Release: rel, Row: row, State: res.State, Detail: res.Detail, Rules: res.Rules}
 	}
 	// Stable: protocol order, then first-seen order (catalogue order) within a protocol.
 	order := map[string]int{"webdav": 0, "xrootd": 1, "arc-ce": 2, "htcondor-ce": 3}
@@ -205,7 +207,9 @@ type Annotation struct {
 	ID string `yaml:"id"`
 	// Releases the annotation applies to (release names); empty = all.
 	Releases []string `yaml:"releases"`
-	// Protocol (webdav, xrootd) and Check (e.g. 16tkn-access) it explains.
+	// Protocol (webdav, xrootd) and Check (e.g. 16tkn-access, or a pattern
+	// such as 21tkn-tpc-access-* for a TPC rule with every partner) it
+	// explains.
 	Protocol string `yaml:"protocol"`
 	Check    string `yaml:"check"`
 	// Detail, when set, is a regular expression the probe's detail must
@@ -213,6 +217,12 @@ type Annotation struct {
 	Detail string `yaml:"detail"`
 	// State, when set, is the state the cell must have (e.g. CRITICAL).
 	State string `yaml:"state"`
+	// ProfileRules, when set, makes the annotation explain those rules'
+	// verdicts in the check's rules (rules.go), not the cell; Verdict, when
+	// set, is the verdict they must have (fail, warn, inconclusive). Detail
+	// then matches the rule's detail.
+	ProfileRules []string `yaml:"profile_rules"`
+	Verdict      string   `yaml:"verdict"`
 
 	Wrong      string `yaml:"wrong"`      // what the server does wrong
 	Rule       string `yaml:"rule"`       // the WLCG rule it breaks ("none" for a testbed/probe matter)
@@ -224,14 +234,17 @@ type Annotation struct {
 
 // Matches reports whether the annotation explains the cell.
 func (a *Annotation) Matches(c Cell) bool {
+	if len(a.ProfileRules) > 0 {
+		return false
+	}
 	if len(a.Releases) > 0 && !slices.Contains(a.Releases, c.Release) {
 		return false
 	}
 	if a.Protocol != "" && a.Protocol != c.Row.Protocol {
 		return false
 	}
-	if a.Check != c.Row.Check {
-		return false
+	if ok, _ := path.Match(a.Check, c.Row.Check); !ok && a.Check != c.Row.Check {
+		return false // a pattern names a rule with any partner: 21tkn-tpc-access-*
 	}
 	if a.State != "" && !strings.EqualFold(a.State, c.State.String()) {
 		return false
@@ -308,6 +321,9 @@ func ParseFile(data []byte) (*File, error) {
 				return nil, fmt.Errorf("annotation %s: %w", a.ID, err)
 			}
 		}
+		if a.Verdict != "" && !slices.Contains([]string{engine.VerdictFail, engine.VerdictWarn, engine.VerdictInconclusive}, a.Verdict) {
+			return nil, fmt.Errorf("annotation %s: verdict %q: want fail, warn or inconclusive", a.ID, a.Verdict)
+		}
 		if a.Detail != "" {
 			re, err := regexp.Compile(a.Detail)
 			if err != nil {
@@ -382,14 +398,32 @@ func Explain(m *Matrix, anns []*Annotation) (issues []Issue, stale []string) {
 				}
 			}
 		}
+		if is.Annotation == nil && is.Derived == "" && rulesExplain(c, anns) {
+			is.Derived = "the rules it found broken (rule issues)"
+		}
 		issues = append(issues, is)
 	}
 	for _, a := range anns {
-		if !used[a.ID] {
+		if !used[a.ID] && !a.matchesAnyRule(m) {
 			stale = append(stale, a.ID)
 		}
 	}
 	return issues, stale
+}
+
+// matchesAnyRule: a rule annotation that explains a verdict of m.
+func (a *Annotation) matchesAnyRule(m *Matrix) bool {
+	if len(a.ProfileRules) == 0 {
+		return false
+	}
+	for _, row := range m.RuleRows() {
+		for _, r := range m.Releases {
+			if c, ok := m.RuleCell(r.Name, row); ok && notHeld(c.Verdict) && a.MatchesRule(c) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // ExplainAll explains the cells of several matrices (one per product) with

@@ -34,8 +34,6 @@ type opts struct {
 	p3Checks               string
 	p3HeapProfile          string
 	p3CPUProfile           string
-	tpcSizes               string
-	tpcRuns                int
 	only                   string
 	out                    string
 	config                 string
@@ -53,9 +51,7 @@ func main() {
 	flag.StringVar(&o.p3Checks, "p3-checks", "light", "P3: light (connection, TLS, session bring-up, token read) or all")
 	flag.StringVar(&o.p3HeapProfile, "p3-heapprofile", "", "P3: write the heap profile of the many-site child at its peak heap to this file")
 	flag.StringVar(&o.p3CPUProfile, "p3-cpuprofile", "", "P3: write the CPU profile of the many-site child's round to this file")
-	flag.StringVar(&o.tpcSizes, "tpc-sizes", "1,16,64", "TPC: file sizes in MiB")
-	flag.IntVar(&o.tpcRuns, "tpc-runs", 3, "TPC: copies of each size (median)")
-	flag.StringVar(&o.only, "only", "P1,P1b,P2,P3,P4,P5,TPC,IO", "which figures to measure (P1b: gfal2 in one Python process; IO: issuer outage)")
+	flag.StringVar(&o.only, "only", "P1,P1b,P2,P3,P4,P5,P6,IO", "which figures to measure (P1b: gfal2 in one Python process; P6: HTTP-TPC copies; IO: issuer outage)")
 	flag.StringVar(&o.out, "o", "bench/RESULTS.md", "write the table here too, between its bench:begin/end markers (empty: don't)")
 	flag.StringVar(&o.config, "c", "sites.yaml", "P1: the testbed's sites.yaml")
 	child := flag.String("child", "", "internal: run one P3 round from this config and print JSON")
@@ -109,8 +105,8 @@ func main() {
 		r, n := p5(ctx, o)
 		rows, notes = append(rows, r...), append(notes, n...)
 	}
-	if want("TPC") {
-		r, n := tpc(ctx, o)
+	if want("P6") {
+		r, n := p6(ctx, o)
 		rows, notes = append(rows, r...), append(notes, n...)
 	}
 	if want("IO") {

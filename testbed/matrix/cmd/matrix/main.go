@@ -38,6 +38,7 @@ import (
 	"github.com/gridprobe/gridprobe/internal/config"
 	"github.com/gridprobe/gridprobe/internal/cred"
 	"github.com/gridprobe/gridprobe/internal/round"
+	"github.com/gridprobe/gridprobe/internal/testbedenv"
 	"github.com/gridprobe/gridprobe/probes/ce"
 	"github.com/gridprobe/gridprobe/testbed/matrix"
 )
@@ -62,6 +63,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	timeout := fs.Duration("timeout", 30*time.Second, "per-check timeout")
 	showYAML := fs.Bool("print-config", false, "print the generated sites.yaml and exit")
 	withCE := fs.Bool("ce", true, "include the compute-element columns (ARC-CE, HTCondor-CE: job round trips, ~1 min)")
+	mint := fs.String("mint", "", "mint tokens with this gridprobe-issuer binary and the testbed's keys instead of asking the running issuer\n(to test the servers with tokens a running issuer of an older build cannot make: version and group requests)")
 	if err := fs.Parse(args); err != nil {
 		return 3
 	}
@@ -103,7 +105,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail("generated config: %v", err)
 	}
-	rd, err := round.Build(cfg, round.Options{})
+	opts := round.Options{}
+	if *mint != "" {
+		dir, err := os.MkdirTemp("", "gridprobe-matrix-tokens-")
+		if err != nil {
+			return fail("%v", err)
+		}
+		defer os.RemoveAll(dir)
+		opts.Tokens = &testbedenv.Mint{Bin: *mint, Keys: filepath.Join(tb, "issuer", "keys"), Dir: dir}
+	}
+	rd, err := round.Build(cfg, opts)
 	if err != nil {
 		return fail("plan: %v", err)
 	}
@@ -129,7 +140,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	issues, stale := matrix.ExplainAll(ms, af.Annotations)
 	var b strings.Builder
-	writeReport(&b, ms, issues, stale, af.Findings, start, took)
+	note := ""
+	if *mint != "" {
+		note = "Tokens were minted with the testbed's keys by `gridprobe-issuer mint` built from this tree (`-mint`), shaped as its token endpoint shapes them (version and group requests honoured)."
+	}
+	writeReport(&b, ms, issues, af.Annotations, stale, af.Findings, start, took, note)
 	fmt.Fprint(stdout, b.String())
 	if *out != "" {
 		if err := os.WriteFile(*out, []byte(b.String()), 0o644); err != nil {
@@ -137,7 +152,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		fmt.Fprintf(stderr, "matrix: wrote %s\n", *out)
 	}
-	if n := len(matrix.Unexplained(issues)); n > 0 {
+	if n := len(matrix.Unexplained(issues)) + len(matrix.UnexplainedRules(matrix.ExplainRules(ms, af.Annotations))); n > 0 {
 		fmt.Fprintf(stderr, "matrix: %d non-OK cell(s) without an annotation: establish the cause by hand and add them to %s\n", n, *annFile)
 		return 1
 	}
@@ -244,17 +259,49 @@ sites:
         write_dir: /testvo/gridprobe/matrix-%s
         foreign_file: /othervo/reference.dat
 `, s.typ, s.url, s.url, s.typ)
+			if s.typ == "webdav" {
+				b.WriteString(tpcPartners(rs, r))
+			}
 		}
 	}
 	return b.String()
 }
 
-func writeReport(b *strings.Builder, ms []*matrix.Matrix, issues []matrix.Issue, stale []string, findings []*matrix.Finding, start time.Time, took time.Duration) {
+// tpcPartners are the HTTP-TPC partners of a release's WebDAV service:
+// every storage release, named by its release, so that the TPC rows of the
+// matrix name the partner's release and the columns the site's (both
+// directions of every pair: pull and push). The site's own release is the
+// testbed's partner SE for bookworm (a second 5.5.3) and the server itself
+// for the others (a copy within one release).
+func tpcPartners(rs []release, site release) string {
+	var b strings.Builder
+	b.WriteString("        tpc_partners:\n")
+	for _, p := range rs {
+		if p.Product != matrix.ProductXRootD {
+			continue
+		}
+		u, adler, size := p.url2, "${GRIDPROBE_REF_ADLER32}", "${GRIDPROBE_REF_SIZE}"
+		if p.Name == "bookworm" && site.Name == "bookworm" {
+			if os.Getenv("GRIDPROBE_PARTNER_WEBDAV_URL") == "" {
+				continue
+			}
+			u, adler, size = "${GRIDPROBE_PARTNER_WEBDAV_URL}", "${GRIDPROBE_PARTNER_REF_ADLER32}", "${GRIDPROBE_PARTNER_REF_SIZE}"
+		}
+		fmt.Fprintf(&b, "          - {name: %s, url: \"%s\", scope_base: /testvo, write_dir: /testvo/gridprobe, read_file: {path: /testvo/reference.dat, adler32: \"%s\", size: \"%s\"}}\n",
+			p.Name, u, adler, size)
+	}
+	return b.String()
+}
+
+func writeReport(b *strings.Builder, ms []*matrix.Matrix, issues []matrix.Issue, anns []*matrix.Annotation, stale []string, findings []*matrix.Finding, start time.Time, took time.Duration, tokensNote string) {
 	host, _ := os.Hostname()
 	deb, _ := os.ReadFile("/etc/debian_version")
 	fmt.Fprintf(b, "## Server version matrix\n\nRun %s on %s (Debian %s, %d CPUs, %s/%s, %s); the round took %s.\n\n",
 		start.UTC().Format("2006-01-02 15:04 MST"), host, strings.TrimSpace(string(deb)), runtime.NumCPU(),
 		runtime.GOOS, runtime.GOARCH, runtime.Version(), took.Round(100*time.Millisecond))
+	if tokensNote != "" {
+		fmt.Fprintf(b, "%s\n\n", tokensNote)
+	}
 	b.WriteString("| product | release | package | version | start-up |\n|---|---|---|---|---|\n")
 	for _, m := range ms {
 		for _, r := range m.Releases {
@@ -283,13 +330,23 @@ func writeReport(b *strings.Builder, ms []*matrix.Matrix, issues []matrix.Issue,
 		b.WriteString("Every check is OK against every release.\n")
 	}
 	b.WriteString("\n### Known issues (generated from this run + testbed/matrix/annotations.yaml)\n\n")
-	b.WriteString("UNKNOWN cells after a failed prerequisite and the 99summary rows follow from the rows below and are not repeated.\n\n")
+	b.WriteString("UNKNOWN cells after a failed prerequisite, the 99summary rows and checks explained rule by rule (16tkn-access: see Rule issues) follow from other rows and are not repeated.\n\n")
 	_ = matrix.WriteKnownIssues(b, issues)
 	if len(stale) > 0 {
 		fmt.Fprintf(b, "\nAnnotations that matched no cell in this run (fixed, or not reached): %s.\n", strings.Join(stale, ", "))
 	}
+	ruleIssues := matrix.ExplainRules(ms, anns)
+	if len(ruleIssues) > 0 {
+		b.WriteString("\n### WLCG token profile rules per release (16tkn-access; (i): a newer version than expected, informational)\n\n")
+		for _, m := range ms {
+			_ = m.WriteRuleTable(b)
+		}
+		b.WriteString("\n### Rule issues (generated from this run + testbed/matrix/annotations.yaml)\n\n")
+		_ = matrix.WriteRuleIssues(b, ruleIssues)
+	}
 	b.WriteString("\n### How each issue was confirmed by hand\n\n")
 	_ = matrix.WriteReproduce(b, issues)
+	_ = matrix.WriteRuleReproduce(b, ruleIssues)
 	if len(findings) > 0 {
 		b.WriteString("### Found by hand, not covered by a check (from testbed/matrix/annotations.yaml)\n\n")
 		_ = matrix.WriteFindings(b, findings)
