@@ -47,7 +47,8 @@ testbed-down:
 faults: build testbed-up
 	@eval "$$(testbed/env)" && $(GO) run ./cmd/faults
 
-# Benchmarks (not tests): P1 vs gfal2, P2 vs the round-trip floor, P3 1 000 sites, P4 exporter.
+# Benchmarks (not tests): P1/P1b vs gfal2 (CLI, Python API), P2 vs the round-trip floor, P3 1 000 sites (CPU
+# against its floor, wall, memory), P4 exporter, P5 VO feed, TPC copies. Results: bench/RESULTS.md.
 bench: build deps testbed-up
 	@eval "$$(testbed/env)" && $(GO) run ./bench/cmd/bench
 

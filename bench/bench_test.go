@@ -85,3 +85,15 @@ func TestGfalOpsStayInTheScratchArea(t *testing.T) {
 		}
 	}
 }
+
+func TestReplaceGeneratedKeepsTheAnalysis(t *testing.T) {
+	old := "# title\n\nintro\n" + BeginGenerated + "\nold table\n" + EndGenerated + "\n\n## Analysis\n\nkept\n"
+	got := ReplaceGenerated(old, "new table\n")
+	want := "# title\n\nintro\n" + BeginGenerated + "\nnew table\n" + EndGenerated + "\n\n## Analysis\n\nkept\n"
+	if got != want {
+		t.Errorf("got\n%s\nwant\n%s", got, want)
+	}
+	if fresh := ReplaceGenerated("no markers\n", "t\n"); !strings.Contains(fresh, BeginGenerated+"\nt\n"+EndGenerated) || strings.Contains(fresh, "no markers") {
+		t.Errorf("fresh file %q", fresh)
+	}
+}

@@ -159,6 +159,8 @@ type GfalResult struct {
 	Failed int // operations that exited non-zero (refusals included)
 	// FailedOps names them, "check tool (credential)".
 	FailedOps []string
+	// OK says, per operation of the list, whether it succeeded.
+	OK []bool
 	// TimedOut names the operations killed at GfalOpTimeout, and Hung is
 	// the time they took: an ETF probe waits for them too, but a fair
 	// comparison may leave them out.
@@ -173,20 +175,9 @@ const GfalOpTimeout = 30 * time.Second
 // operations one process each, in order, and times them. A token is handed
 // to its process in BEARER_TOKEN only, never printed.
 func GfalRun(ctx context.Context, src cred.Source, ops []GfalOp, baseEnv []string) (GfalResult, error) {
-	tokens := map[string]string{}
-	for _, op := range ops {
-		if op.Cred.Proxy != "" {
-			continue
-		}
-		key := strings.Join(op.Cred.Scopes, " ") + "|" + op.Cred.Audience
-		if _, ok := tokens[key]; ok {
-			continue
-		}
-		t, err := src.Token(ctx, cred.TokenRequest{Scopes: op.Cred.Scopes, Audience: op.Cred.Audience})
-		if err != nil {
-			return GfalResult{}, fmt.Errorf("token for %s: %w", key, err)
-		}
-		tokens[key] = t.Bearer()
+	tokens, err := gfalTokens(ctx, src, ops)
+	if err != nil {
+		return GfalResult{}, err
 	}
 	var clean []string
 	for _, e := range baseEnv {
@@ -195,16 +186,16 @@ func GfalRun(ctx context.Context, src cred.Source, ops []GfalOp, baseEnv []strin
 		}
 	}
 	clean = append(clean, "GFAL_PYTHONBIN="+gfalPython())
-	res := GfalResult{Ops: len(ops)}
+	res := GfalResult{Ops: len(ops), OK: make([]bool, len(ops))}
 	start := time.Now()
-	for _, op := range ops {
+	for i, op := range ops {
 		env := append([]string(nil), clean...)
 		if op.Cred.Proxy != "" {
 			env = append(env, "X509_USER_PROXY="+op.Cred.Proxy)
 		} else {
 			// a token operation: no X509_USER_PROXY, so the token is what
 			// is presented (unless /tmp/x509up_u<uid> exists)
-			env = append(env, "BEARER_TOKEN="+tokens[strings.Join(op.Cred.Scopes, " ")+"|"+op.Cred.Audience])
+			env = append(env, "BEARER_TOKEN="+tokens[op.Cred.key()])
 		}
 		octx, cancel := context.WithTimeout(ctx, GfalOpTimeout)
 		cmd := exec.CommandContext(octx, op.Args[0], op.Args[1:]...)
@@ -216,6 +207,7 @@ func GfalRun(ctx context.Context, src cred.Source, ops []GfalOp, baseEnv []strin
 		if ctx.Err() != nil {
 			return res, ctx.Err()
 		}
+		res.OK[i] = err == nil
 		if err != nil {
 			res.Failed++
 			res.FailedOps = append(res.FailedOps, fmt.Sprintf("%s %s (%s)", op.Check, op.Args[0], credName(op.Cred)))
@@ -228,6 +220,30 @@ func GfalRun(ctx context.Context, src cred.Source, ops []GfalOp, baseEnv []strin
 	res.Wall = time.Since(start)
 	return res, nil
 }
+
+// gfalTokens fetches, before any timing, the token of every token
+// operation, one per (scopes, audience): the key is GfalCred.key.
+func gfalTokens(ctx context.Context, src cred.Source, ops []GfalOp) (map[string]string, error) {
+	tokens := map[string]string{}
+	for _, op := range ops {
+		if op.Cred.Proxy != "" {
+			continue
+		}
+		key := op.Cred.key()
+		if _, ok := tokens[key]; ok {
+			continue
+		}
+		t, err := src.Token(ctx, cred.TokenRequest{Scopes: op.Cred.Scopes, Audience: op.Cred.Audience})
+		if err != nil {
+			return nil, fmt.Errorf("token for %s: %w", key, err)
+		}
+		tokens[key] = t.Bearer()
+	}
+	return tokens, nil
+}
+
+// key identifies a token credential: its scopes and audience.
+func (c GfalCred) key() string { return strings.Join(c.Scopes, " ") + "|" + c.Audience }
 
 func credName(c GfalCred) string {
 	if c.Proxy != "" {

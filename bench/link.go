@@ -27,6 +27,8 @@ type Link struct {
 	closed bool
 
 	accepted   atomic.Int64
+	spoken     atomic.Int64 // connections on which the client sent bytes
+	down       atomic.Int64 // bytes the server sent
 	roundTrips atomic.Int64
 	stalls     atomic.Int64
 	longest    atomic.Int64 // ns
@@ -38,8 +40,10 @@ const StallAfter = 10 * time.Second
 
 // LinkStats counts what crossed a link.
 type LinkStats struct {
-	// Conns is the number of connections accepted.
-	Conns int64
+	// Conns is the number of connections accepted; Spoken those on which
+	// the client sent anything (a TLS connection, where 1connection only
+	// connects); BytesDown the bytes the servers sent.
+	Conns, Spoken, BytesDown int64
 	// RoundTrips counts, over all connections, the TCP handshakes plus every
 	// time the client sent after having received: the round trips the
 	// client really waited for.
@@ -73,7 +77,7 @@ func (l *Link) Port() int { return l.ln.Addr().(*net.TCPAddr).Port }
 
 // Stats returns the counts so far.
 func (l *Link) Stats() LinkStats {
-	return LinkStats{Conns: l.accepted.Load(), RoundTrips: l.roundTrips.Load(),
+	return LinkStats{Conns: l.accepted.Load(), Spoken: l.spoken.Load(), BytesDown: l.down.Load(), RoundTrips: l.roundTrips.Load(),
 		Stalls: l.stalls.Load(), LongestWait: time.Duration(l.longest.Load())}
 }
 
@@ -147,13 +151,15 @@ func (l *Link) forward(client net.Conn, accepted time.Time) {
 
 	var received atomic.Bool // the client got bytes since it last sent
 	received.Store(true)     // so its first bytes start a round trip
+	var spoke sync.Once
 	w := &waits{}
 	rtt := 2 * l.oneWay
 	var done sync.WaitGroup
 	done.Add(2)
 	go func() {
 		defer done.Done()
-		l.pipe(client, up, accepted.Add(rtt), func() {
+		l.pipe(client, up, accepted.Add(rtt), func(int) {
+			spoke.Do(func() { l.spoken.Add(1) })
 			if received.Swap(false) {
 				l.roundTrips.Add(1)
 			}
@@ -162,7 +168,7 @@ func (l *Link) forward(client net.Conn, accepted time.Time) {
 	}()
 	go func() {
 		defer done.Done()
-		l.pipe(up, client, time.Time{}, w.answered, func() { received.Store(true) })
+		l.pipe(up, client, time.Time{}, func(n int) { l.down.Add(int64(n)); w.answered() }, func() { received.Store(true) })
 	}()
 	done.Wait()
 	if longest := w.end(); longest >= StallAfter {
@@ -218,10 +224,10 @@ type chunk struct {
 }
 
 // pipe copies src to dst, delivering each read oneWay after it was read
-// (and never before notBefore+oneWay). onRead runs after each read,
-// onWrite just before each delivery. It returns when src is finished and all
+// (and never before notBefore+oneWay). onRead runs after each read with
+// its length, onWrite just before each delivery. It returns when src is finished and all
 // its data delivered (or dst failed).
-func (l *Link) pipe(src, dst net.Conn, notBefore time.Time, onRead, onWrite func()) {
+func (l *Link) pipe(src, dst net.Conn, notBefore time.Time, onRead func(int), onWrite func()) {
 	q := make(chan chunk, 512)
 	go func() {
 		for {
@@ -233,7 +239,7 @@ func (l *Link) pipe(src, dst net.Conn, notBefore time.Time, onRead, onWrite func
 					at = notBefore
 				}
 				if onRead != nil {
-					onRead()
+					onRead(n)
 				}
 				q <- chunk{data: buf[:n], due: at.Add(l.oneWay)}
 			}

@@ -80,3 +80,24 @@ func Median(ds []time.Duration) time.Duration {
 
 // Secs formats d in seconds with 3 significant decimals.
 func Secs(d time.Duration) string { return fmt.Sprintf("%.3f s", d.Seconds()) }
+
+// Markers around the generated part of bench/RESULTS.md: a run replaces
+// what is between them and keeps the hand-written analysis around them.
+const (
+	BeginGenerated = "<!-- bench:begin (written by make bench) -->"
+	EndGenerated   = "<!-- bench:end -->"
+)
+
+// ReplaceGenerated puts generated between the markers of old; when old has
+// no markers (or none at all), the result is a new file: a title and the
+// generated part between markers.
+func ReplaceGenerated(old, generated string) string {
+	block := BeginGenerated + "\n" + generated + EndGenerated + "\n"
+	i := strings.Index(old, BeginGenerated)
+	j := strings.Index(old, EndGenerated)
+	if i < 0 || j < i {
+		return "# gridprobe benchmarks (latest run)\n\n" + block
+	}
+	rest := strings.TrimPrefix(old[j+len(EndGenerated):], "\n")
+	return old[:i] + block + rest
+}

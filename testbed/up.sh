@@ -39,7 +39,7 @@ elapsed() { echo "$(( ($(date +%s%N) - T0) / 1000000 )) ms"; }
 
 # ---------------------------------------------------------------- packages
 PKGS=(xrootd-server xrootd-server-plugins xrootd-scitokens-plugins xrootd-voms-plugins xrootd-client
-      voms-clients davix gfal2-util-scripts gfal2-plugin-http gfal2-plugin-xrootd curl openssl gcc)
+      voms-clients davix gfal2-util-scripts gfal2-plugin-http gfal2-plugin-xrootd gfal2-plugin-file python3-gfal2 curl openssl gcc)
 ensure_packages() {
 	local missing=() p st
 	for p in "${PKGS[@]}"; do

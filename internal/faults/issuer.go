@@ -67,7 +67,19 @@ type IssuerFigures struct {
 	SiteCriticals int
 	Leftovers     int
 	Durations     []string
-	Problems      []string
+	// Outages are the outage rounds' times, for make bench's table.
+	Outages  []OutageRound
+	Problems []string
+}
+
+// OutageRound is one round of sites with the issuer out: its wall time,
+// the limit it is held to (one issuer timeout + the round with a working
+// issuer + 5 s) and what that limit is made of.
+type OutageRound struct {
+	Kind                   string // "hung" or "dead"
+	Sites                  int
+	Took, Limit            time.Duration
+	Working, IssuerTimeout time.Duration
 }
 
 // RunIssuerSuite runs every issuer fault against the issuer service, then

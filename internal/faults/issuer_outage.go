@@ -165,6 +165,7 @@ func (o *outage) run(ctx context.Context, kind string) error {
 	} else {
 		o.f.Problems = append(o.f.Problems, fmt.Sprintf("issuer outage: %s issuer round took %s, limit %s", kind, took.Round(time.Millisecond), limit))
 	}
+	o.f.Outages = append(o.f.Outages, OutageRound{Kind: kind, Sites: o.opt.Sites, Took: took, Limit: limit, Working: o.baseTook, IssuerTimeout: o.opt.Timeout})
 	o.f.Durations = append(o.f.Durations, fmt.Sprintf("%s issuer: %d sites in %s (limit %s = one issuer timeout %s + the round with a working issuer %s + 5s)",
 		kind, o.opt.Sites, took.Round(100*time.Millisecond), limit.Round(100*time.Millisecond), o.opt.Timeout, o.baseTook.Round(100*time.Millisecond)))
 	return nil

@@ -34,4 +34,12 @@ func TestIssuerSuite(t *testing.T) {
 	for _, d := range f.Durations {
 		t.Log(d)
 	}
+	if len(f.Outages) != 2 || f.Outages[0].Kind != "hung" || f.Outages[1].Kind != "dead" {
+		t.Fatalf("outage rounds %+v", f.Outages)
+	}
+	for _, r := range f.Outages {
+		if r.Sites != 3 || r.Took <= 0 || r.Working <= 0 || r.Limit != r.IssuerTimeout+r.Working+5*time.Second {
+			t.Errorf("outage round %+v", r)
+		}
+	}
 }

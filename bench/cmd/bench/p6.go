@@ -35,6 +35,7 @@ func p6(ctx context.Context, o opts) ([]bench.Row, []string) {
 	}
 	var rows []bench.Row
 	var notes []string
+	medians := map[httptpc.Mode]map[int64]time.Duration{httptpc.Pull: {}, httptpc.Push: {}}
 	for _, size := range p6Sizes {
 		for _, mode := range []httptpc.Mode{httptpc.Pull, httptpc.Push} {
 			var walls []time.Duration
@@ -49,6 +50,7 @@ func p6(ctx context.Context, o opts) ([]bench.Row, []string) {
 			}
 			slices.Sort(walls)
 			med := walls[len(walls)/2]
+			medians[mode][size] = med
 			traffic := wire.BytesOut + wire.BytesIn
 			rows = append(rows, bench.Row{
 				Figure:   fmt.Sprintf("P6 HTTP-TPC token %s, %d MiB, site ⇄ partner (XRootD 5.5.3 both)", mode, size>>20),
@@ -58,10 +60,35 @@ func p6(ctx context.Context, o opts) ([]bench.Row, []string) {
 			logf("P6 %s %d MiB: walls %v, %d marker(s), probe out %d B in %d B", mode, size>>20, walls, markers, wire.BytesOut, wire.BytesIn)
 		}
 	}
+	rows = append(rows, p6Fit(medians)...)
 	notes = append(notes, fmt.Sprintf("P6: one token copy (COPY to its final line: the wall an FTS transfer of that size has on this pair) per size and direction, median of %d; "+
 		"files of %s made by the bench on the site, copied to the partner SE's scratch area and removed; the probe's traffic is the COPY, the markers and the final line "+
 		"(most connections were warm: the first copy of a run pays TCP + TLS, ~3 KB more).", max(o.p2Runs, 1), sizesText()))
 	return rows, notes
+}
+
+// p6OverheadTarget bounds what a copy costs whatever its size: about one
+// plain request with its connection.
+const p6OverheadTarget = 250 * time.Millisecond
+
+// p6Fit is, per direction, the line through the median walls: the
+// per-copy overhead (its intercept; with three noisy points it can come
+// out below zero, so the smallest copy's whole wall, which bounds it, is
+// what is held to p6OverheadTarget) and the SEs' throughput (its slope).
+func p6Fit(medians map[httptpc.Mode]map[int64]time.Duration) []bench.Row {
+	smallest := slices.Min(p6Sizes)
+	var rows []bench.Row
+	for _, mode := range []httptpc.Mode{httptpc.Pull, httptpc.Push} {
+		f := bench.FitWallVsSize(medians[mode])
+		bound := medians[mode][smallest]
+		rows = append(rows, bench.Row{
+			Figure: fmt.Sprintf("P6 HTTP-TPC token %s: per-copy overhead (intercept of the median walls against size, %s) and throughput (slope)", mode, sizesText()),
+			Measured: fmt.Sprintf("%s (at most the %d MiB copy's %s); %.0f MB/s", bench.Secs(max(f.Overhead, 0)), smallest>>20, bench.Secs(bound),
+				f.Bandwidth/1e6),
+			Target: fmt.Sprintf("overhead ≤ %s", bench.Secs(p6OverheadTarget)), Verdict: bench.Verdict(bound <= p6OverheadTarget),
+		})
+	}
+	return rows
 }
 
 func sizesText() string {
