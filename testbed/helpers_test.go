@@ -80,6 +80,16 @@ func (e env) clientEnv(extra ...string) []string {
 // run runs a reference client with a 60 s deadline.
 func run(t *testing.T, environ []string, name string, args ...string) result {
 	t.Helper()
+	r, timedOut := tryRun(t, environ, name, args...)
+	if timedOut {
+		t.Fatalf("%s %s: timed out after 60 s", name, strings.Join(args, " "))
+	}
+	return r
+}
+
+// tryRun is run that reports a timeout instead of failing the test.
+func tryRun(t *testing.T, environ []string, name string, args ...string) (result, bool) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, name, args...)
@@ -97,10 +107,7 @@ func run(t *testing.T, environ []string, name string, args ...string) result {
 	default:
 		t.Fatalf("run %s: %v", name, err)
 	}
-	if ctx.Err() != nil {
-		t.Fatalf("%s %s: timed out after 60 s", name, strings.Join(args, " "))
-	}
-	return r
+	return r, ctx.Err() != nil
 }
 
 // ---------------------------------------------------------------- X.509
