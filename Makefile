@@ -18,7 +18,7 @@ demo: build testbed-up
 
 # Everything: formatting, vet, unit tests, integration tests against the real testbed.
 test: deps vet testbed-up
-	@eval "$$(testbed/env)" && $(GO) test -race -count=1 -timeout 15m ./...
+	@eval "$$(testbed/env)" && GO=$(GO) scripts/gotest.sh
 
 deps:
 	scripts/install-deps.sh

@@ -1,21 +1,77 @@
 #!/usr/bin/env bash
-# se-watch.sh TB XRD_USER — bring the testbed SE back when it dies. XRootD 5.5.3 can crash (segfault in
-# libXrdServer) when a client disconnects while XrdHttp still serves its request (testbed/KNOWN_ISSUES.md 9):
-# without this, one crash would fail every later test of a run. Each respawn is logged with the kernel's
-# line, in $TB/log/se-watch.log, so a crash is seen, not hidden. down.sh stops the watcher before the SE.
+# se-watch.sh TB XRD_USER [ROOT_PORT HTTP_PORT] — bring the testbed SE back when it dies or hangs. XRootD
+# 5.5.3 can crash (segfault in libXrdServer, libXrdUtils or libssl) when clients disconnect while it serves
+# them (testbed/KNOWN_ISSUES.md 7): without this, one crash would fail every later test of a run.
+#
+# Dead: the pid in run/se/xrootd.pid is gone or a zombie (checked every second). Hung: the root:// port
+# accepts but does not answer the XRootD handshake, or the https port gives no HTTP answer, within 10 s,
+# three times in a row (checked every 5 s; a busy SE answers a handshake in milliseconds). A hung SE's
+# threads are written to log/se-hang-<time>.txt (gdb, when installed) before it is killed. Before a
+# restart, whatever still holds the SE's ports as XRD_USER (a child the dead SE forked) is killed. Every
+# event is logged in $TB/log/se-watch.log, so a crash or a hang is seen, not hidden (scripts/gotest.sh
+# reads it). down.sh stops the watcher before the SE.
 set -uo pipefail
-TB=$1 XRD_USER=$2
+TB=$1 XRD_USER=$2 ROOT_PORT=${3:-11094} HTTP_PORT=${4:-18443}
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 LOG=$TB/log/se-watch.log
+now() { date -u +%FT%TZ; }
+sepid() { cat "$TB/run/se/xrootd.pid" 2>/dev/null; }
 alive() {
-	local pid; pid=$(cat "$TB/run/se/xrootd.pid" 2>/dev/null) || return 1
+	local pid; pid=$(sepid) || return 1
 	kill -0 "$pid" 2>/dev/null && ! grep -q '^State:.*Z' "/proc/$pid/status" 2>/dev/null
 }
+# answers: the root:// port answers the XRootD handshake (5 int32: 0 0 0 4 2012; 16 bytes back) and the
+# https port answers HTTP (any status).
+answers() {
+	local n
+	n=$(timeout 10 bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$1" && printf "\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\4\0\0\7\334" >&3 && head -c 16 <&3 | wc -c' _ "$ROOT_PORT" 2>/dev/null)
+	[ "${n:-0}" = 16 ] || return 1
+	curl -sk -o /dev/null --max-time 10 "https://127.0.0.1:$HTTP_PORT/" 2>/dev/null
+	n=$?
+	[ "$n" != 28 ] && [ "$n" != 7 ] # 28: no answer in time; 7: no connection
+}
+free_ports() { # kill what still listens on the SE's ports as XRD_USER (never another user's process)
+	local p pid
+	for p in "$ROOT_PORT" "$HTTP_PORT"; do
+		for pid in $(ss -Hltnp "sport = :$p" 2>/dev/null | grep -o 'pid=[0-9]*' | cut -d= -f2 | sort -u); do
+			[ "$(stat -c %U "/proc/$pid" 2>/dev/null)" = "$XRD_USER" ] || continue
+			printf '%s port %s still held by pid %s (%s): killed\n' "$(now)" "$p" "$pid" "$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | cut -c1-120)"
+			kill -9 "$pid" 2>/dev/null
+		done
+	done
+}
+restart() {
+	free_ports
+	"$HERE/se-start.sh" "$TB" "$XRD_USER" && printf '%s SE restarted\n' "$(now)"
+}
+hung() { # pid: record the threads, kill
+	local pid=$1 f
+	f=$TB/log/se-hang-$(date -u +%Y%m%dT%H%M%SZ).txt
+	if command -v gdb >/dev/null; then
+		timeout 60 gdb -p "$pid" -batch -ex 'thread apply all bt 12' >"$f" 2>&1
+		printf '%s SE (pid %s) hung: no answer on ports %s/%s for 30 s; threads in %s; killed\n' "$(now)" "$pid" "$ROOT_PORT" "$HTTP_PORT" "$f"
+	else
+		printf '%s SE (pid %s) hung: no answer on ports %s/%s for 30 s; killed (no gdb for its threads)\n' "$(now)" "$pid" "$ROOT_PORT" "$HTTP_PORT"
+	fi
+	kill -9 "$pid" 2>/dev/null
+	for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+}
+silent=0 tick=0
 while sleep 1; do
-	alive && continue
-	sleep 1; alive && continue # a pid file being rewritten
-	{
-		printf '%s SE not running; kernel says: %s\n' "$(date -u +%FT%TZ)" "$(dmesg 2>/dev/null | grep -i 'xrootd.*segfault' | tail -1)"
-		"$HERE/se-start.sh" "$TB" "$XRD_USER" && printf '%s SE restarted\n' "$(date -u +%FT%TZ)"
-	} >>"$LOG" 2>&1
+	if ! alive; then
+		sleep 1; alive && continue # a pid file being rewritten
+		{
+			printf '%s SE not running; kernel says: %s\n' "$(now)" "$(dmesg 2>/dev/null | grep -i 'xrootd.*segfault' | tail -1)"
+			restart
+		} >>"$LOG" 2>&1
+		silent=0
+		continue
+	fi
+	tick=$((tick + 1))
+	[ $((tick % 5)) = 0 ] || continue
+	if answers; then silent=0; continue; fi
+	silent=$((silent + 1))
+	[ "$silent" -ge 3 ] || continue
+	{ hung "$(sepid)"; restart; } >>"$LOG" 2>&1
+	silent=0
 done
