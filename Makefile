@@ -45,7 +45,7 @@ testbed-down:
 # Reliability and security figures: faults injected, checks right, rounds in budget, tokens leaked (0),
 # foreign deletes (0), panics (0). Exits non-zero when a figure is wrong.
 faults: build testbed-up
-	@eval "$$(testbed/env)" && $(GO) run ./cmd/faults
+	@eval "$$(testbed/env)" && GO=$(GO) scripts/faults.sh
 
 # Benchmarks (not tests): P1/P1b vs gfal2 (CLI, Python API), P2 vs the round-trip floor, P3 1 000 sites (CPU
 # against its floor, wall, memory), P4 exporter, P5 VO feed, TPC copies. Results: bench/RESULTS.md.

@@ -7,17 +7,16 @@
 # are run once more, printed as such; they must pass then. A failure without an SE event, a build
 # failure, or a failure of the second run fails `make test`.
 set -uo pipefail
+. "$(dirname "${BASH_SOURCE[0]}")/lib/se-events.sh"
 GO=${GO:-go}
-LOG=${GRIDPROBE_TESTBED:-/tmp/gridprobe-testbed}/log/se-watch.log
 FLAGS=(-race -count=1 -timeout 15m)
-seen() { if [ -f "$LOG" ]; then wc -l <"$LOG"; else echo 0; fi; }
 
 out=$(mktemp); trap 'rm -f "$out"' EXIT
-before=$(seen)
+mark=$(se_mark)
 "$GO" test "${FLAGS[@]}" ./... 2>&1 | tee "$out"
 rc=${PIPESTATUS[0]}
 [ "$rc" = 0 ] && exit 0
-events=$(tail -n "+$((before + 1))" "$LOG" 2>/dev/null)
+events=$(se_events "$mark")
 if [ -z "$events" ]; then exit "$rc"; fi
 
 # "<package> <-run regex or empty>" per failed package; "!" when something cannot be retried.

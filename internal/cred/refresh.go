@@ -49,7 +49,7 @@ func NewRefreshToken(cfg IssuerConfig, file string) (*RefreshToken, error) {
 
 // refreshGrant reads the file and builds the refresh_token grant.
 func (r *RefreshToken) refreshGrant(TokenRequest) (url.Values, error) {
-	raw, err := readTokenFile(r.File)
+	raw, err := ReadTokenFile(r.File)
 	if err != nil {
 		return nil, fmt.Errorf("refresh token file %s: %w", r.File, err)
 	}

@@ -58,7 +58,7 @@ func Discover() (Source, error) {
 	}
 	files = append(files, &FileSource{Path: filepath.Join(tmpDir, "bt_u"+euid), Origin: "default"})
 	for _, f := range files {
-		raw, err := readTokenFile(f.Path)
+		raw, err := ReadTokenFile(f.Path)
 		if errors.Is(err, fs.ErrNotExist) || (err == nil && raw == "") {
 			tried = append(tried, f.Path)
 			continue
@@ -74,7 +74,8 @@ func Discover() (Source, error) {
 	return nil, fmt.Errorf("%w (tried %s)", ErrNoToken, strings.Join(tried, ", "))
 }
 
-func readTokenFile(path string) (string, error) {
+// ReadTokenFile reads a token file (at most 64 KiB), trimmed of white space.
+func ReadTokenFile(path string) (string, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return "", err
@@ -114,7 +115,7 @@ func (f *FileSource) Token(ctx context.Context, req TokenRequest) (*Token, error
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	raw, err := readTokenFile(f.Path)
+	raw, err := ReadTokenFile(f.Path)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", f.Describe(), err)
 	}

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -20,9 +19,6 @@ import (
 // CondorCredsEnv is the directory HTCondor's starter fills with the job's
 // OAuth credentials (<service>.use, refreshed by the credential monitor).
 const CondorCredsEnv = "_CONDOR_CREDS"
-
-// maxTokenFile bounds what is read from a token file.
-const maxTokenFile = 64 << 10
 
 // jobCreds is what the payload found, and where it looked.
 type jobCreds struct {
@@ -165,7 +161,7 @@ func (c *condorCredSource) Token(ctx context.Context, req cred.TokenRequest) (*c
 }
 
 func (c *condorCredSource) read() (*cred.Token, error) {
-	raw, err := readBounded(c.Path)
+	raw, err := cred.ReadTokenFile(c.Path)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", c.Describe(), err)
 	}
@@ -181,28 +177,12 @@ func (c *condorCredSource) read() (*cred.Token, error) {
 	return cred.NewToken(raw, c.Describe())
 }
 
-func readBounded(path string) (string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, maxTokenFile+1))
-	if err != nil {
-		return "", err
-	}
-	if len(b) > maxTokenFile {
-		return "", fmt.Errorf("larger than %d bytes", maxTokenFile)
-	}
-	return strings.TrimSpace(string(b)), nil
-}
-
 // peek reads the source's current token without refusing an expired one
 // (the report says how long ago it expired).
 func peek(src cred.Source, getenv func(string) string) (*cred.Token, error) {
 	switch s := src.(type) {
 	case *cred.FileSource:
-		raw, err := readBounded(s.Path)
+		raw, err := cred.ReadTokenFile(s.Path)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", s.Describe(), err)
 		}

@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/gridprobe/gridprobe/internal/cred"
@@ -40,7 +41,9 @@ func newClient(base *url.URL, cfg *tls.Config, who string) *client {
 		MaxIdleConnsPerHost: 4,
 		IdleConnTimeout:     90 * time.Second,
 		DisableCompression:  true, // bytes as stored: checksums and ranges
-		ForceAttemptHTTP2:   false,
+		// Only requests that carry Expect: 100-continue wait (see do).
+		ExpectContinueTimeout: 5 * time.Second,
+		ForceAttemptHTTP2:     false,
 	}
 	return &client{
 		base: base.Scheme + "://" + base.Host,
@@ -86,6 +89,13 @@ func (c *client) do(ctx context.Context, method, p string, tok *cred.Token, hdr 
 	// have processed it.
 	req.Header["X-Idempotency-Key"] = nil
 	resp, err := c.hc.Do(req)
+	if err != nil && body != nil && hdr["Expect"] == "" && answeredBeforeBody(err) {
+		// XrdHttp answers a refused upload at once and closes the
+		// connection without reading the body: the client fails writing
+		// it and never sees the answer. Asked again with
+		// Expect: 100-continue, the server answers before the body goes.
+		return c.do(ctx, method, p, tok, withHeader(hdr, "Expect", "100-continue"), body)
+	}
 	if err != nil {
 		if c.uncertain != nil && (method == http.MethodPut || method == "MKCOL") {
 			c.uncertain.Store(true)
@@ -93,6 +103,21 @@ func (c *client) do(ctx context.Context, method, p string, tok *cred.Token, hdr 
 		return nil, &NetError{Method: method, Path: p, Err: unwrapURLError(err)}
 	}
 	return resp, nil
+}
+
+// answeredBeforeBody reports a request that failed while its body was being
+// sent because the server closed the connection: it may have answered.
+func answeredBeforeBody(err error) bool {
+	return errors.Is(err, syscall.EPIPE) || errors.Is(err, syscall.ECONNRESET)
+}
+
+func withHeader(hdr map[string]string, k, v string) map[string]string {
+	out := make(map[string]string, len(hdr)+1)
+	for hk, hv := range hdr {
+		out[hk] = hv
+	}
+	out[k] = v
+	return out
 }
 
 // call sends a request and reads the whole answer (bounded). It returns an

@@ -140,47 +140,6 @@ ofs.tpc logok echo autorm fcreds ?gsi =X509_USER_PROXY fcreds ?ztn =BEARER_TOKEN
 EOF
 
 # ---------------------------------------------------------------- process
-PIDF="$P/run/xrootd.pid"
-alive() { [ -s "$PIDF" ] && kill -0 "$(cat "$PIDF")" 2>/dev/null && ! grep -q '^State:.*Z' "/proc/$(cat "$PIDF")/status" 2>/dev/null; }
-# The CA bundle or the shim changed since the server started: it must restart to see them.
-if alive; then
-	for f in "$TB/etc/ca-bundle.pem" "$TB/bin/bindlo.so"; do
-		[ "$f" -nt "$PIDF" ] && CHANGED=1
-	done
-fi
-if alive && listening $ROOT_PORT && listening $HTTP_PORT && [ "$CHANGED" = 0 ]; then
-	say "already up; checked in $(elapsed)"
-	exit 0
-fi
-"$HERE/down.sh" --quiet
-for p in $ROOT_PORT $HTTP_PORT; do
-	for ((i = 0; i < 200; i++)); do listening "$p" || break; sleep 0.05; done
-	listening "$p" && { ss -Hltnp "sport = :$p" >&2; die "port $p is already in use by a process this testbed did not start"; }
-done
-rm -rf "$P/cache/"* "$P/run/"*
-rm -rf "$P/log/prev"; mkdir -p "$P/log/prev"
-[ -e "$P/log/partner" ] && mv "$P/log/partner" "$P/log/prev/"
-mkdir -p "$P/log/partner"; chown "$XRD_USER:" "$P/log/partner"
-
-# Private mount namespace with system CAs + the test CA over the system bundle (scitokens-cpp fetches
-# the issuer's keys trusting only that file), the bind shim keeping xrootd on 127.0.0.1.
-(cd "$P/run" && setsid unshare -m -- sh -c 'mount --bind "$1" /etc/ssl/certs/ca-certificates.crt && shift && exec "$@"' _ \
-	"$TB/etc/ca-bundle.pem" env LD_PRELOAD="$TB/bin/bindlo.so" XDG_CACHE_HOME="$P/cache" \
-	X509_CERT_DIR="$TB/certificates" X509_VOMS_DIR="$TB/vomsdir" \
-	xrootd -I v4 -b -R "$XRD_USER" -n partner -c "$P/etc/partner.cfg" -l "$P/log/xrootd.log" -s "$PIDF" \
-	</dev/null >/dev/null 2>&1 8>&- 9>&-)
-
-for p in $ROOT_PORT $HTTP_PORT; do
-	for ((i = 0; i < 200; i++)); do
-		listening "$p" && break
-		if [ "$i" -gt 10 ] && ! alive; then break; fi
-		sleep 0.05
-	done
-	listening "$p" || { tail -n 40 "$P/log/partner/xrootd.log" >&2 || true; die "the partner SE did not listen on port $p"; }
-done
-pid=$(cat "$PIDF")
-if ss -Hltnp | grep "pid=$pid," | awk '{print $4}' | grep -vE '^(127\.0\.0\.1|\[::1\]|\[::ffff:127\.0\.0\.1\]):' | grep -q .; then
-	"$HERE/down.sh" --quiet
-	die "the partner SE listens on a non-loopback address; stopped it"
-fi
+. "$HERE/../lib/second-se.sh"
+second_se_up "$P" partner "the partner SE" "$HERE/down.sh"
 say "up in $(elapsed): roots://localhost:${ROOT_PORT} + https://localhost:${HTTP_PORT} (${SITENAME})"
