@@ -41,8 +41,10 @@ func newClient(base *url.URL, cfg *tls.Config, who string) *client {
 		MaxIdleConnsPerHost: 4,
 		IdleConnTimeout:     90 * time.Second,
 		DisableCompression:  true, // bytes as stored: checksums and ranges
-		// Only requests that carry Expect: 100-continue wait (see do).
-		ExpectContinueTimeout: 5 * time.Second,
+		// Only requests that carry Expect: 100-continue wait (see do),
+		// and as long as the server takes to decide (a loaded XrdHttp
+		// took over 5 s): a body sent before its answer is cut again.
+		ExpectContinueTimeout: time.Minute,
 		ForceAttemptHTTP2:     false,
 	}
 	return &client{
@@ -108,7 +110,7 @@ func (c *client) do(ctx context.Context, method, p string, tok *cred.Token, hdr 
 // answeredBeforeBody reports a request that failed while its body was being
 // sent because the server closed the connection: it may have answered.
 func answeredBeforeBody(err error) bool {
-	return errors.Is(err, syscall.EPIPE) || errors.Is(err, syscall.ECONNRESET)
+	return errors.Is(err, syscall.EPIPE) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, net.ErrClosed)
 }
 
 func withHeader(hdr map[string]string, k, v string) map[string]string {
