@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/gridprobe/gridprobe/internal/config"
 	"github.com/gridprobe/gridprobe/internal/engine"
@@ -90,6 +91,7 @@ func versionAtMost(a, b string) bool {
 // verdicts collects the rule results of one check.
 type verdicts struct {
 	expected string
+	mu       sync.Mutex // sub-rules run side by side (tryLanes, tryReads)
 	rules    []engine.RuleResult
 }
 
@@ -99,6 +101,8 @@ func (v *verdicts) set(id, verdict, detail string) {
 	r := profileRule(id)
 	res := engine.RuleResult{ID: id, Version: r.Version, Verdict: verdict, Detail: detail,
 		Informational: !versionAtMost(r.Version, v.expected)}
+	v.mu.Lock()
+	defer v.mu.Unlock()
 	for i := range v.rules {
 		if v.rules[i].ID == id {
 			v.rules[i] = res
@@ -110,6 +114,8 @@ func (v *verdicts) set(id, verdict, detail string) {
 
 // get is the verdict of id ("" when not recorded).
 func (v *verdicts) get(id string) string {
+	v.mu.Lock()
+	defer v.mu.Unlock()
 	for _, r := range v.rules {
 		if r.ID == id {
 			return r.Verdict
@@ -120,7 +126,9 @@ func (v *verdicts) get(id string) string {
 
 // sorted are the results in catalogue order.
 func (v *verdicts) sorted() []engine.RuleResult {
+	v.mu.Lock()
 	out := slices.Clone(v.rules)
+	v.mu.Unlock()
 	idx := func(id string) int {
 		return slices.IndexFunc(ProfileRules, func(r ProfileRule) bool { return r.ID == id })
 	}
@@ -132,9 +140,10 @@ func (v *verdicts) sorted() []engine.RuleResult {
 // hold (pass or warn).
 func (v *verdicts) conformance() *engine.Conformance {
 	c := &engine.Conformance{Profile: ProfileName, Expected: v.expected}
+	rules := v.sorted()
 	for _, ver := range config.ProfileVersions {
 		ok := true
-		for _, r := range v.rules {
+		for _, r := range rules {
 			if versionAtMost(r.Version, ver) && (r.Verdict == engine.VerdictFail || r.Verdict == engine.VerdictInconclusive) {
 				ok = false
 			}
@@ -144,7 +153,7 @@ func (v *verdicts) conformance() *engine.Conformance {
 		}
 		c.Satisfied = ver
 	}
-	for _, r := range v.sorted() {
+	for _, r := range rules {
 		if r.Verdict == engine.VerdictUntested {
 			c.Untested = append(c.Untested, r.ID)
 		}

@@ -2,6 +2,7 @@ package storage
 
 import (
 	"os"
+	"slices"
 	"strings"
 	"testing"
 
@@ -254,6 +255,26 @@ func TestREADMEListsEveryRule(t *testing.T) {
 	for _, r := range ProfileRules {
 		if !strings.Contains(string(b), "| `"+r.ID+"` | "+r.Version+" | "+r.Section+" |") {
 			t.Errorf("README's rule table lacks %s %s %s", r.ID, r.Version, r.Section)
+		}
+	}
+}
+
+// TestReadGroupOnlyReads: the sub-rules 16tkn-access tries side by side
+// (tryReads) only read, so none can change another's answer.
+func TestReadGroupOnlyReads(t *testing.T) {
+	first := -1
+	for i, r := range refusals {
+		if r.op == OpGet {
+			first = i
+			break
+		}
+	}
+	if first < 0 {
+		t.Fatal("no read among the refusals")
+	}
+	for _, r := range append(slices.Clip(refusals[first:]), grants.reads...) {
+		if r.op != OpGet && r.op != OpStat {
+			t.Errorf("sub-rule %s (%s) is in a read group but does %v", r.id, r.name, r.op)
 		}
 	}
 }

@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 
+	"github.com/gridprobe/gridprobe/internal/cred"
 	"github.com/gridprobe/gridprobe/internal/engine"
 )
 
@@ -28,6 +30,7 @@ type accessFixture struct {
 	// (RFC 6750 wants 401); sawHTTP: some came with an HTTP status.
 	invalid403 []string
 	sawHTTP    bool
+	mu         sync.Mutex // guards invalid403 and sawHTTP (sub-rules run side by side)
 	v          verdicts
 }
 
@@ -216,9 +219,9 @@ func (b *Book) tknAccess(ctx context.Context, env *engine.Env) engine.Outcome {
 		}
 	}
 	steps := []func() *engine.Outcome{
-		b.tryAll(ctx, fx, refusals[:reads]), b.tryAll(ctx, fx, grants.writes),
+		b.tryLanes(ctx, fx, refusals[:reads]), b.tryLanes(ctx, fx, grants.writes),
 		func() *engine.Outcome { return b.createParents(ctx, fx) },
-		b.tryAll(ctx, fx, refusals[reads:]), b.tryAll(ctx, fx, grants.reads),
+		b.tryReads(ctx, fx, append(slices.Clip(refusals[reads:]), grants.reads...)),
 		func() *engine.Outcome { return b.capabilitiesOverGroups(ctx, fx) },
 	}
 	for _, step := range steps {
@@ -292,42 +295,159 @@ func (b *Book) tryAll(ctx context.Context, fx *accessFixture, rs []subRule) func
 	}
 }
 
+// atOnce bounds how many sub-rules (read groups) or lanes (write groups) are
+// tried at once (each with a token, and on XRootD a session, of its own).
+const atOnce = 4
+
+// tryLanes runs the sub-rules on one object in order, and those on
+// different objects side by side (a lane per target, at most atOnce lanes
+// at once): an attempt, even one the server wrongly allows, changes only
+// its own object, and the sub-rules after it on that object still see what
+// the sequential order gives them (a deleted .../a is put back before the
+// next attempt on it). Verdicts are kept in catalogue order whatever the
+// order they come in. The outcome that ends the check is the one of the
+// first sub-rule in order that gave one.
+func (b *Book) tryLanes(ctx context.Context, fx *accessFixture, rs []subRule) func() *engine.Outcome {
+	return func() *engine.Outcome {
+		var targets []string
+		lanes := map[string][]int{}
+		for i, r := range rs {
+			t := r.target(fx)
+			if _, ok := lanes[t]; !ok {
+				targets = append(targets, t)
+			}
+			lanes[t] = append(lanes[t], i)
+		}
+		ended := make([]*engine.Outcome, len(rs))
+		sem := make(chan struct{}, atOnce)
+		var wg sync.WaitGroup
+		for _, t := range targets {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				sem <- struct{}{}
+				defer func() { <-sem }()
+				for _, i := range lanes[t] {
+					if ended[i] = b.try(ctx, fx, rs[i]); ended[i] != nil {
+						return
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		for _, o := range ended {
+			if o != nil {
+				return o
+			}
+		}
+		return nil
+	}
+}
+
+// tryReads runs sub-rules that only read (OpGet, OpStat: none changes an
+// object, so none can change another's answer; TestReadGroupOnlyReads): their before steps in order, then their
+// attempts side by side, then their verdicts in order. The verdicts and
+// the detail are those of running them one after another; the wait is
+// about a quarter. A non-nil outcome (the first in order) ends the check.
+func (b *Book) tryReads(ctx context.Context, fx *accessFixture, rs []subRule) func() *engine.Outcome {
+	return func() *engine.Outcome {
+		var run []subRule
+		for _, r := range rs {
+			ok, o := b.ready(ctx, fx, r)
+			if o != nil {
+				return o
+			}
+			if ok {
+				run = append(run, r)
+			}
+		}
+		tried := make([]attemptResult, len(run))
+		sem := make(chan struct{}, atOnce)
+		var wg sync.WaitGroup
+		for i, r := range run {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				sem <- struct{}{}
+				defer func() { <-sem }()
+				tried[i] = b.attemptWithToken(ctx, fx, r)
+			}()
+		}
+		wg.Wait()
+		for i, r := range run {
+			if o := b.judgeAttempt(ctx, fx, r, tried[i]); o != nil {
+				return o
+			}
+		}
+		return nil
+	}
+}
+
 // try runs one sub-rule and records its verdict.
 func (b *Book) try(ctx context.Context, fx *accessFixture, r subRule) *engine.Outcome {
-	target := r.target(fx)
-	if target == "" {
-		return nil // nothing configured to try it on (no read_file)
+	ok, o := b.ready(ctx, fx, r)
+	if !ok || o != nil {
+		return o
 	}
-	if r.before != nil {
-		untested, o := r.before(b, ctx, fx)
-		if o != nil {
-			return o
-		}
-		if untested != "" {
-			fx.v.set(r.id, engine.VerdictUntested, untested)
-			return nil
-		}
+	return b.judgeAttempt(ctx, fx, r, b.attemptWithToken(ctx, fx, r))
+}
+
+// ready runs a sub-rule's before step: false when the sub-rule is not to
+// be tried (nothing to try it on, or untested: recorded), a non-nil
+// outcome when the check ends.
+func (b *Book) ready(ctx context.Context, fx *accessFixture, r subRule) (bool, *engine.Outcome) {
+	if r.target(fx) == "" {
+		return false, nil // nothing configured to try it on (no read_file)
 	}
-	spec := r.token(b, fx)
-	st, tok, untested, err := b.specStore(ctx, spec)
-	switch {
-	case untested != "":
+	if r.before == nil {
+		return true, nil
+	}
+	untested, o := r.before(b, ctx, fx)
+	if o != nil {
+		return false, o
+	}
+	if untested != "" {
 		fx.v.set(r.id, engine.VerdictUntested, untested)
+		return false, nil
+	}
+	return true, nil
+}
+
+// attemptResult is what one sub-rule's attempt got: its token (nil: none
+// was had, err says why), the reason it is untested, or the attempt's
+// error.
+type attemptResult struct {
+	tok      *cred.Token
+	untested string
+	err      error
+}
+
+// attemptWithToken gets the sub-rule's token and performs its operation.
+func (b *Book) attemptWithToken(ctx context.Context, fx *accessFixture, r subRule) attemptResult {
+	st, tok, untested, err := b.specStore(ctx, r.token(b, fx))
+	if untested == "" && tok != nil && err == nil {
+		err = b.attempt(ctx, fx, st, r, r.target(fx))
+	}
+	return attemptResult{tok: tok, untested: untested, err: err}
+}
+
+// judgeAttempt records the verdict of a sub-rule's attempt.
+func (b *Book) judgeAttempt(ctx context.Context, fx *accessFixture, r subRule, a attemptResult) *engine.Outcome {
+	switch {
+	case a.untested != "":
+		fx.v.set(r.id, engine.VerdictUntested, a.untested)
 		return nil
-	case tok == nil:
-		o := b.failure("getting a token for "+r.name, "token source", "", err)
+	case a.tok == nil:
+		o := b.failure("getting a token for "+r.name, "token source", "", a.err)
 		return &o
 	}
-	if err == nil {
-		err = b.attempt(ctx, fx, st, r, target)
-	}
 	if isRefusal(r) {
-		b.judgeRefusal(fx, r, err)
-	} else {
-		b.judgeGrant(fx, r, err)
-		if err == nil && r.after != nil {
-			r.after(b, ctx, fx)
-		}
+		b.judgeRefusal(fx, r, a.err)
+		return nil
+	}
+	b.judgeGrant(fx, r, a.err)
+	if a.err == nil && r.after != nil {
+		r.after(b, ctx, fx)
 	}
 	return nil
 }
@@ -354,10 +474,12 @@ func (b *Book) judgeRefusal(fx *accessFixture, r subRule, err error) {
 			fx.v.set(r.id, engine.VerdictPass, r.name+" refused ("+text+")")
 		}
 		if status := httpStatus(err); r.invalid && status != 0 {
+			fx.mu.Lock()
 			fx.sawHTTP = true
 			if status == 403 {
 				fx.invalid403 = append(fx.invalid403, r.id)
 			}
+			fx.mu.Unlock()
 		}
 	case vAllowed:
 		fx.v.set(r.id, engine.VerdictFail, r.name+": "+allowedWords[r.op])
