@@ -3,6 +3,7 @@ package faults
 import (
 	"encoding/xml"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"path"
@@ -136,7 +137,18 @@ func (f *FakeTPC) copy(w http.ResponseWriter, r *http.Request) {
 		d.mu.Unlock()
 	}
 	if f.Fault == TPCHang {
-		<-r.Context().Done()
+		// Never answer, until the client gives up and closes. Returning
+		// when the request's context ends would let the server send
+		// "200 OK" if the connection were still open (seen once in a
+		// loaded 100-site round: the check read a 200 without a final
+		// line instead of no answer).
+		conn, _, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			<-r.Context().Done()
+			panic(http.ErrAbortHandler)
+		}
+		defer conn.Close()
+		_, _ = io.Copy(io.Discard, conn)
 		return
 	}
 	w.Header().Set("Content-Type", "text/plain")
