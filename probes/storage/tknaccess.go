@@ -299,6 +299,23 @@ func (b *Book) tryAll(ctx context.Context, fx *accessFixture, rs []subRule) func
 // tried at once (each with a token, and on XRootD a session, of its own).
 const atOnce = 4
 
+// sideBySide calls f(0), …, f(n-1), at most atOnce at a time, and returns
+// when all have returned.
+func sideBySide(n int, f func(i int)) {
+	sem := make(chan struct{}, atOnce)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			f(i)
+		}()
+	}
+	wg.Wait()
+}
+
 // tryLanes runs the sub-rules on one object in order, and those on
 // different objects side by side (a lane per target, at most atOnce lanes
 // at once): an attempt, even one the server wrongly allows, changes only
@@ -319,22 +336,13 @@ func (b *Book) tryLanes(ctx context.Context, fx *accessFixture, rs []subRule) fu
 			lanes[t] = append(lanes[t], i)
 		}
 		ended := make([]*engine.Outcome, len(rs))
-		sem := make(chan struct{}, atOnce)
-		var wg sync.WaitGroup
-		for _, t := range targets {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				sem <- struct{}{}
-				defer func() { <-sem }()
-				for _, i := range lanes[t] {
-					if ended[i] = b.try(ctx, fx, rs[i]); ended[i] != nil {
-						return
-					}
+		sideBySide(len(targets), func(k int) {
+			for _, i := range lanes[targets[k]] {
+				if ended[i] = b.try(ctx, fx, rs[i]); ended[i] != nil {
+					return
 				}
-			}()
-		}
-		wg.Wait()
+			}
+		})
 		for _, o := range ended {
 			if o != nil {
 				return o
@@ -362,18 +370,7 @@ func (b *Book) tryReads(ctx context.Context, fx *accessFixture, rs []subRule) fu
 			}
 		}
 		tried := make([]attemptResult, len(run))
-		sem := make(chan struct{}, atOnce)
-		var wg sync.WaitGroup
-		for i, r := range run {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				sem <- struct{}{}
-				defer func() { <-sem }()
-				tried[i] = b.attemptWithToken(ctx, fx, r)
-			}()
-		}
-		wg.Wait()
+		sideBySide(len(run), func(i int) { tried[i] = b.attemptWithToken(ctx, fx, run[i]) })
 		for i, r := range run {
 			if o := b.judgeAttempt(ctx, fx, r, tried[i]); o != nil {
 				return o
