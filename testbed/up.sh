@@ -37,6 +37,19 @@ elapsed() { echo "$(( ($(date +%s%N) - T0) / 1000000 )) ms"; }
 
 [ "$(id -u)" = 0 ] || die "run as root (xrootd is started with -R ${XRD_USER}; packages may need installing)"
 
+# The kernel's ephemeral range here starts at 1024 (/proc/sys/net/ipv4/ip_local_port_range), so any client
+# connection may take a testbed port as its local port, and a server (re)started then fails with "address
+# already in use" (seen: the SE watcher's restart, the issuer-outage test's instance on 18544). Reserve the
+# testbed's fixed ports from the ephemeral range (ip_local_reserved_ports; listening on them is unaffected).
+TESTBED_PORTS=(9619 11094 11095 11194 11213 11294 18443 18444 18450 18543 18544 18545 18643 61613 61614 4369 25672)
+reserve_ports() {
+	local f=/proc/sys/net/ipv4/ip_local_reserved_ports cur want
+	cur=$(cat "$f" 2>/dev/null) || return 0
+	want="${cur:+$cur,}$(IFS=,; echo "${TESTBED_PORTS[*]}")" # the kernel merges the list (a bitmap)
+	echo "$want" >"$f" 2>/dev/null || say "note: cannot reserve the testbed ports in $f (ephemeral ports may collide with them)"
+}
+reserve_ports
+
 # ---------------------------------------------------------------- packages
 PKGS=(xrootd-server xrootd-server-plugins xrootd-scitokens-plugins xrootd-voms-plugins xrootd-client
       voms-clients davix gfal2-util-scripts gfal2-plugin-http gfal2-plugin-xrootd gfal2-plugin-file python3-gfal2 curl openssl gcc)
