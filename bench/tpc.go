@@ -1,20 +1,22 @@
 package bench
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/tls"
 	"fmt"
-	"net/http"
 	"net/url"
 	"strings"
 	"time"
 
+	"github.com/gridprobe/gridprobe/internal/config"
 	"github.com/gridprobe/gridprobe/internal/cred"
 	"github.com/gridprobe/gridprobe/internal/engine"
 	"github.com/gridprobe/gridprobe/probes/httptpc"
 	"github.com/gridprobe/gridprobe/probes/probe"
+	"github.com/gridprobe/gridprobe/probes/registry"
+	"github.com/gridprobe/gridprobe/probes/storage"
+	"github.com/gridprobe/gridprobe/probes/webdav"
 )
 
 // TPC (P6): the wall time of one HTTP-TPC copy between the testbed's two
@@ -28,9 +30,10 @@ type TPCEnv struct {
 	Site, Partner                   string
 	SiteScopeBase, PartnerScopeBase string
 	SiteWriteDir, PartnerWriteDir   string
-	Proxy                           *cred.Proxy
-	CAs                             *cred.CAStore
-	Tokens                          cred.Source
+	// Creds: the proxy the files are made and removed with (through
+	// the WebDAV storage of probes/webdav), the CA directory and the
+	// token source of the copies.
+	Creds *probe.Credentials
 }
 
 // TPCResult is one timed copy.
@@ -49,41 +52,33 @@ type TPCResult struct {
 // order.
 func MeasureTPC(ctx context.Context, e TPCEnv, sizes []int64, runs int) ([]TPCResult, error) {
 	runID := engine.NewRunID()
-	siteArea, err := probe.NewScratch(e.SiteWriteDir, runID)
+	site, err := openArea(ctx, e.Creds, e.Site, e.SiteWriteDir, runID)
 	if err != nil {
 		return nil, err
 	}
-	partnerArea, err := probe.NewScratch(e.PartnerWriteDir, runID)
+	defer site.remove()
+	partner, err := openArea(ctx, e.Creds, e.Partner, e.PartnerWriteDir, runID)
 	if err != nil {
 		return nil, err
 	}
-	pc, pp := proxyClient(e, e.Site), proxyClient(e, e.Partner)
-	defer pc.CloseIdleConnections()
-	defer pp.CloseIdleConnections()
-	defer removeArea(pc, e.Site, siteArea)
-	defer removeArea(pp, e.Partner, partnerArea)
-	for _, a := range []struct {
-		hc   *http.Client
-		base string
-		s    probe.Scratch
-	}{{pc, e.Site, siteArea}, {pp, e.Partner, partnerArea}} {
-		if err := davDo(ctx, a.hc, "MKCOL", a.base+a.s.Dir(), nil, 201); err != nil {
-			return nil, err
-		}
+	defer partner.remove()
+	ca, err := e.Creds.CA()
+	if err != nil {
+		return nil, err
 	}
-	c := httptpc.NewClient(func(hostport string) *tls.Config { return e.CAs.TLSConfig(hostport, nil) })
+	c := httptpc.NewClient(func(hostport string) *tls.Config { return ca.TLSConfig(hostport, nil) })
 	defer c.Close()
 	var out []TPCResult
 	for _, size := range sizes {
-		src := siteArea.Path(fmt.Sprintf("src-%d.dat", size))
+		src := site.s.Path(fmt.Sprintf("src-%d.dat", size))
 		data := make([]byte, size)
 		_, _ = rand.Read(data)
-		if err := davDo(ctx, pc, http.MethodPut, e.Site+src, data, 200, 201); err != nil {
+		if err := site.st.Write(ctx, src, data, storage.New); err != nil {
 			return nil, err
 		}
 		for _, mode := range []httptpc.Mode{httptpc.Pull, httptpc.Push} {
 			for i := 0; i < runs; i++ {
-				r, err := copyOnce(ctx, c, e, mode, src, partnerArea.Path(fmt.Sprintf("%s-%d-%d.dat", mode, size, i)), size)
+				r, err := copyOnce(ctx, c, e, mode, src, partner.s.Path(fmt.Sprintf("%s-%d-%d.dat", mode, size, i)), size)
 				if err != nil {
 					return nil, err
 				}
@@ -94,14 +89,57 @@ func MeasureTPC(ctx context.Context, e TPCEnv, sizes []int64, runs int) ([]TPCRe
 	return out, nil
 }
 
+// area is a run's scratch area on one SE, reached through that SE's WebDAV
+// storage with the proxy.
+type area struct {
+	st    storage.Store
+	s     probe.Scratch
+	close func()
+}
+
+// openArea opens the WebDAV storage of base and makes the scratch area.
+func openArea(ctx context.Context, creds *probe.Credentials, base, writeDir, runID string) (*area, error) {
+	s, err := probe.NewScratch(writeDir, runID)
+	if err != nil {
+		return nil, err
+	}
+	u, err := url.Parse(base)
+	if err != nil {
+		return nil, err
+	}
+	t := probe.Target{Config: &config.Config{}, Site: &config.Site{Name: "bench"}, Creds: creds,
+		Service: &config.Service{Type: webdav.Type, URL: u, RawURL: base}}
+	st, closeFn, err := registry.OpenStore(ctx, t)
+	if err != nil {
+		return nil, err
+	}
+	if err := st.Mkdir(ctx, s.Dir(), true); err != nil && !storage.Is(err, storage.Exists) {
+		closeFn()
+		return nil, err
+	}
+	return &area{st: st, s: s, close: closeFn}, nil
+}
+
+// remove deletes the area's files and the area itself, through its guard.
+func (a *area) remove() {
+	defer a.close()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	entries, _ := a.st.List(ctx, a.s.Dir())
+	for _, f := range entries {
+		_ = a.s.Delete(ctx, f.Path, a.st.Delete)
+	}
+	_ = a.s.Delete(ctx, a.s.Dir(), a.st.Rmdir)
+}
+
 // copyOnce copies src on the site to dst on the partner with the
 // narrowest tokens and times it.
 func copyOnce(ctx context.Context, c *httptpc.Client, e TPCEnv, mode httptpc.Mode, src, dst string, size int64) (TPCResult, error) {
-	srcTok, err := e.Tokens.Token(ctx, cred.TokenRequest{Scopes: []string{"storage.read:" + rel(src, e.SiteScopeBase)}, Audience: e.Site})
+	srcTok, err := e.Creds.Tokens.Token(ctx, cred.TokenRequest{Scopes: []string{"storage.read:" + rel(src, e.SiteScopeBase)}, Audience: e.Site})
 	if err != nil {
 		return TPCResult{}, err
 	}
-	dstTok, err := e.Tokens.Token(ctx, cred.TokenRequest{Scopes: []string{"storage.create:" + rel(dirOf(dst), e.PartnerScopeBase)}, Audience: e.Partner})
+	dstTok, err := e.Creds.Tokens.Token(ctx, cred.TokenRequest{Scopes: []string{"storage.create:" + rel(dirOf(dst), e.PartnerScopeBase)}, Audience: e.Partner})
 	if err != nil {
 		return TPCResult{}, err
 	}
@@ -128,72 +166,3 @@ func rel(p, base string) string {
 }
 
 func dirOf(p string) string { return p[:strings.LastIndexByte(p, '/')] }
-
-// proxyClient is an HTTP client for the endpoint base with the proxy as
-// TLS client certificate.
-func proxyClient(e TPCEnv, base string) *http.Client {
-	host := base
-	if u, err := url.Parse(base); err == nil {
-		host = u.Host
-	}
-	return &http.Client{Timeout: 5 * time.Minute, Transport: &http.Transport{
-		TLSClientConfig: e.CAs.TLSConfig(host, &e.Proxy.Cert), DisableCompression: true}}
-}
-
-// davDo sends one request and wants one of the statuses.
-func davDo(ctx context.Context, hc *http.Client, method, u string, body []byte, ok ...int) error {
-	req, err := http.NewRequestWithContext(ctx, method, u, bytes.NewReader(body))
-	if err != nil {
-		return err
-	}
-	req.ContentLength = int64(len(body))
-	resp, err := hc.Do(req)
-	if err != nil {
-		return fmt.Errorf("%s %s: %w", method, u, err)
-	}
-	resp.Body.Close()
-	for _, c := range ok {
-		if resp.StatusCode == c {
-			return nil
-		}
-	}
-	return fmt.Errorf("%s %s: %s", method, u, resp.Status)
-}
-
-// removeArea removes a scratch area and the files in it (one level),
-// through its guard, with the proxy.
-func removeArea(hc *http.Client, base string, s probe.Scratch) {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	del := func(ctx context.Context, p string) error {
-		return davDo(ctx, hc, http.MethodDelete, base+p, nil, 200, 204, 404)
-	}
-	for _, p := range listNames(ctx, hc, base, s.Dir()) {
-		_ = s.Delete(ctx, p, del)
-	}
-	_ = s.Delete(ctx, s.Dir(), del)
-}
-
-// listNames lists dir's entries (PROPFIND Depth 1) by path.
-func listNames(ctx context.Context, hc *http.Client, base, dir string) []string {
-	req, err := http.NewRequestWithContext(ctx, "PROPFIND", base+dir, nil)
-	if err != nil {
-		return nil
-	}
-	req.Header.Set("Depth", "1")
-	resp, err := hc.Do(req)
-	if err != nil {
-		return nil
-	}
-	defer resp.Body.Close()
-	var buf bytes.Buffer
-	_, _ = buf.ReadFrom(resp.Body)
-	var out []string
-	for _, part := range strings.Split(buf.String(), "href>")[1:] {
-		h, _, _ := strings.Cut(part, "<")
-		if p, err := url.PathUnescape(strings.TrimSuffix(h, "/")); err == nil && p != dir && strings.HasPrefix(p, dir+"/") {
-			out = append(out, p)
-		}
-	}
-	return out
-}

@@ -11,6 +11,7 @@ import (
 	"github.com/gridprobe/gridprobe/bench"
 	"github.com/gridprobe/gridprobe/internal/cred"
 	"github.com/gridprobe/gridprobe/probes/httptpc"
+	"github.com/gridprobe/gridprobe/probes/probe"
 )
 
 // ---- P6 ----
@@ -105,20 +106,13 @@ func p6Env() (bench.TPCEnv, func(), error) {
 	if g("GRIDPROBE_PARTNER_WEBDAV_URL") == "" {
 		return bench.TPCEnv{}, nil, fmt.Errorf("no partner SE in the testbed environment (testbed/partner/up.sh)")
 	}
-	cas, err := cred.LoadCAPool(g("X509_CERT_DIR"))
-	if err != nil {
-		return bench.TPCEnv{}, nil, err
-	}
-	p, err := cred.LoadProxy(g("X509_USER_PROXY"))
-	if err != nil {
-		return bench.TPCEnv{}, nil, err
-	}
 	cc, err := cred.NewClientCredentials(g("GRIDPROBE_ISSUER"), g("GRIDPROBE_CLIENT_ID"), g("GRIDPROBE_CLIENT_SECRET_FILE"), g("GRIDPROBE_ISSUER_CA"))
 	if err != nil {
 		return bench.TPCEnv{}, nil, err
 	}
+	creds := &probe.Credentials{ProxyPath: g("X509_USER_PROXY"), CADir: g("X509_CERT_DIR"), Tokens: cc}
 	return bench.TPCEnv{Site: g("GRIDPROBE_WEBDAV_URL"), Partner: g("GRIDPROBE_PARTNER_WEBDAV_URL"),
 		SiteScopeBase: "/testvo", PartnerScopeBase: g("GRIDPROBE_PARTNER_SCOPE_BASE"),
 		SiteWriteDir: "/testvo/gridprobe", PartnerWriteDir: g("GRIDPROBE_PARTNER_WRITE_DIR"),
-		Proxy: p, CAs: cas, Tokens: cc}, func() { cc.Close() }, nil
+		Creds: creds}, func() { cc.Close() }, nil
 }
