@@ -13,6 +13,6 @@ for run in 1 2 3; do
 	rc=$?
 	events=$(se_events "$mark")
 	[ -n "$events" ] && [ "$run" -lt 3 ] || exit "$rc"
-	printf '\n==== The testbed SE crashed or hung during fault-suite run %d (testbed/KNOWN_ISSUES.md 7); watcher log:\n%s\n' "$run" "$events"
+	printf '\n==== A testbed SE crashed or hung during fault-suite run %d (testbed/KNOWN_ISSUES.md 7); watcher log:\n%s\n' "$run" "$events"
 	echo "==== Running the fault suite again; the last run's figures decide."
 done

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # gotest.sh — `go test -race` of every package against the testbed (make test). XRootD 5.5.3, the testbed's
-# SE, can crash or hang when clients disconnect while it serves them (testbed/KNOWN_ISSUES.md 7); its
-# watcher (testbed/lib/se-watch.sh) restarts it within seconds and logs each event. Tests that talk to the
+# SEs, can crash or hang when clients disconnect while it serves them (testbed/KNOWN_ISSUES.md 7); its
+# watchers (testbed/lib/se-watch.sh) restart it within seconds and logs each event. Tests that talk to the
 # SE at that moment fail for the server's defect, not gridprobe's. So: when a run fails AND the watcher
 # logged a crash or hang during it, the failed tests (or a failed package that names none, e.g. a panic)
 # are run again, printed as such, at most three runs in all; the last run decides. A failure without an SE
@@ -40,7 +40,7 @@ for attempt in 1 2 3; do
 		[ "$attempt" = 1 ] || echo "==== Tests failed again: make test fails."
 		exit "$rc"
 	fi
-	printf '\n==== The testbed SE crashed or hung during this run (testbed/KNOWN_ISSUES.md 7); watcher log:\n%s\n' "$events"
+	printf '\n==== A testbed SE crashed or hung during this run (testbed/KNOWN_ISSUES.md 7); watcher log:\n%s\n' "$events"
 	printf '==== Running again what failed then (at most three runs in all):\n%s\n' "$failed"
 	# One go test for every failed package: the failed tests' names, or whole packages when one named none.
 	read -r -a pkgs <<<"$(cut -d' ' -f1 <<<"$failed" | tr '\n' ' ')"

@@ -13,7 +13,9 @@ say() { [ "$QUIET" = 1 ] || printf 'testbed: %s\n' "$*"; }
 
 . "$(dirname "${BASH_SOURCE[0]}")/lib/stop.sh"
 # The SE's watcher first, so it does not bring the SE back.
-stop_pidfiles 2 "$TB/run/se-watch.pid:se-watch.sh"
+. "$(dirname "${BASH_SOURCE[0]}")/lib/watch.sh"
+se_watch_stop "$TB" se
+stop_pidfiles 2 "$TB/run/se-watch.pid:se-watch.sh"   # a watcher started by an older up.sh
 
 # pidfile:expected-program
 ENTRIES="$TB/run/se/xrootd.pid:xrootd $TB/run/se/cmsd.pid:cmsd $TB/run/rdr/xrootd.pid:xrootd $TB/run/rdr/cmsd.pid:cmsd $TB/run/issuer.pid:gridprobe-issuer"

@@ -453,12 +453,10 @@ for s in $SERVICES; do
 	alive "$s" || { all_up=0; break; }
 	for p in $(port_of "$s"); do listening "$p" || all_up=0; done
 done
-# The SE's watcher (lib/se-watch.sh) brings a crashed SE back; one per testbed.
+# The SE's watcher (lib/se-watch.sh) brings a crashed or hung SE back (KNOWN_ISSUES 7).
+. "$HERE/lib/watch.sh"
 start_watch() {
-	local pid; pid=$(cat "$TB/run/se-watch.pid" 2>/dev/null || true)
-	if [ -n "$pid" ] && tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q se-watch.sh; then return 0; fi
-	setsid "$HERE/lib/se-watch.sh" "$TB" "$XRD_USER" </dev/null >/dev/null 2>&1 9>&- &
-	echo $! >"$TB/run/se-watch.pid"
+	se_watch_start "$TB" se "$TB/run/se/xrootd.pid" "$SE_ROOT_PORT" "$SE_HTTP_PORT" "$XRD_USER" "$HERE/lib/se-start.sh" "$TB" "$XRD_USER"
 }
 if [ "$all_up" = 1 ] && [ "$CHANGED" = 0 ]; then
 	say "already up ($TB); checked in $(elapsed)"
