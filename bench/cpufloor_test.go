@@ -28,9 +28,13 @@ func TestMeasureUnitCostsAgainstTestbed(t *testing.T) {
 	if c.Handshake < 20*time.Microsecond || c.Handshake > 100*time.Millisecond {
 		t.Errorf("handshake %v", c.Handshake)
 	}
-	// AES-GCM and adler32 run at 0.1–20 GB/s on anything that runs Go
+	// AES-GCM and adler32 run at 0.1–20 GB/s on anything that runs Go; make
+	// test runs with -race, whose instrumentation slows pure-Go loops such as
+	// hash/adler32 about 30× (10.7 ms/MiB seen on a loaded 2-CPU machine,
+	// 0.33 ms/MiB without -race), hence the upper bound: it still catches a
+	// measurement of the wrong thing (a sleep, a whole file per MiB).
 	for name, d := range map[string]time.Duration{"aes-gcm": c.DecryptPerMiB, "adler32": c.Adler32PerMiB, "receive": c.ReceivePerMiB} {
-		if d < 50*time.Microsecond || d > 10*time.Millisecond {
+		if d < 50*time.Microsecond || d > 100*time.Millisecond {
 			t.Errorf("%s: %v per MiB", name, d)
 		}
 	}
