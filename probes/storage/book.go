@@ -31,6 +31,9 @@ type Book struct {
 	scratchMade atomic.Bool
 	// deleted: objects the checks removed themselves (no cleanup needed).
 	deleted probe.DeletedSet
+	// removedBy names the credential that removed an object after an
+	// earlier one was refused (remove tries it first from then on).
+	removedBy atomic.Value // string: a removal way's name
 }
 
 // NewBook binds the rulebook to a service.

@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"context"
 	"os"
 	"slices"
 	"strings"
@@ -276,5 +277,48 @@ func TestReadGroupOnlyReads(t *testing.T) {
 		if r.op != OpGet && r.op != OpStat {
 			t.Errorf("sub-rule %s (%s) is in a read group but does %v", r.id, r.name, r.op)
 		}
+	}
+}
+
+// TestRemovalRemembersTheCredential: on a server that refuses deletes with
+// storage.modify alone (it stats first, as XRootD 5.5 over https), the
+// cleanups of a service try that token once, then start with the
+// credential that removed the object (each refusal costs a connection over
+// HTTP); every object is removed.
+func TestRemovalRemembersTheCredential(t *testing.T) {
+	fs := newMemFS()
+	allow := wlcg(OtherAudience)
+	refused := 0
+	fs.deny = func(op OpKind, p string, w who, exists bool) error {
+		if (op == OpDelete || op == OpRmdir) && w.token && !slices.ContainsFunc(w.claims.Scopes, func(s string) bool { return strings.HasPrefix(s, "storage.read:") }) {
+			refused++
+			return denied(p)
+		}
+		return allow(op, p, w, exists)
+	}
+	b := testBook(t, fs, narrowTokens())
+	fs.dirs[b.scratch.Dir()] = true
+	var objects []string
+	for _, name := range []string{"a", "b", "c", "d"} {
+		p := b.scratch.Path("unit", name)
+		fs.files[p] = []byte(name)
+		objects = append(objects, p)
+	}
+	fs.dirs[b.scratch.Path("unit")] = true
+	for _, p := range objects {
+		if err := b.remove(context.Background(), p, false, true); err != nil {
+			t.Fatalf("remove %s: %v", p, err)
+		}
+	}
+	if err := b.remove(context.Background(), b.scratch.Path("unit"), true, true); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range append(objects, b.scratch.Path("unit")) {
+		if _, ok := fs.files[p]; ok || fs.dirs[p] {
+			t.Errorf("%s is left", p)
+		}
+	}
+	if refused != 1 {
+		t.Errorf("%d deletes refused to a storage.modify token alone, want 1 (the first; later removals start with what worked)", refused)
 	}
 }

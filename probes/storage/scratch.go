@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -74,13 +75,45 @@ func del(ctx context.Context, st Store, p string, dir bool) error {
 // order asked), then a storage.read + storage.modify token (servers that
 // stat before deleting: XRootD 5.5 over https). A missing object counts as
 // removed. The next credential is tried only when the last one was refused
-// or could not be used.
+// or could not be used. Once a credential removed something after another
+// was refused, later removals of the service try it first: a server that
+// refuses storage.modify alone refuses it for every object (17tkn-write
+// reports that), and over HTTP each refusal also costs a new connection.
 func (b *Book) remove(ctx context.Context, p string, dir, tokenFirst bool) error {
 	if err := b.scratch.Check(p); err != nil {
 		return err
 	}
-	via := func(open func() (Store, error)) func() error {
-		return func() error {
+	ways := b.removalWays(ctx, dir, tokenFirst)
+	if first, ok := b.removedBy.Load().(string); ok {
+		slices.SortStableFunc(ways, func(x, y removalWay) int { return boolOrder(x.name == first, y.name == first) })
+	}
+	var errs []string
+	for i, w := range ways {
+		err := w.remove(p)
+		if err == nil {
+			if i > 0 {
+				b.removedBy.Store(w.name)
+			}
+			return nil
+		}
+		errs = append(errs, err.Error())
+		if ctx.Err() != nil || !worthAnotherCredential(err) {
+			break
+		}
+	}
+	return errors.New(strings.Join(errs, "; then "))
+}
+
+// removalWay removes an object with one credential.
+type removalWay struct {
+	name   string
+	remove func(p string) error
+}
+
+// removalWays are remove's credentials in their default order.
+func (b *Book) removalWays(ctx context.Context, dir, tokenFirst bool) []removalWay {
+	via := func(name string, open func() (Store, error)) removalWay {
+		return removalWay{name, func(p string) error {
 			st, err := open()
 			if err != nil {
 				return err
@@ -91,30 +124,31 @@ func (b *Book) remove(ctx context.Context, p string, dir, tokenFirst bool) error
 				}
 				return nil
 			})
-		}
+		}}
 	}
 	area := b.scratch.Dir()
-	viaProxy := via(func() (Store, error) { st, _, err := b.Proxy(ctx, Own); return st, err })
-	viaToken := func(scopes ...Scope) func() error {
-		return via(func() (Store, error) { st, _, err := b.TokenStore(ctx, b.aud, scopes...); return st, err })
+	viaToken := func(name string, scopes ...Scope) removalWay {
+		return via(name, func() (Store, error) { st, _, err := b.TokenStore(ctx, b.aud, scopes...); return st, err })
 	}
-	ways := []func() error{viaProxy, viaToken(Modify(area))}
+	ways := []removalWay{
+		via("proxy", func() (Store, error) { st, _, err := b.Proxy(ctx, Own); return st, err }),
+		viaToken("modify", Modify(area)),
+	}
 	if tokenFirst {
 		ways[0], ways[1] = ways[1], ways[0]
 	}
-	ways = append(ways, viaToken(Read(area), Modify(area)))
-	var errs []string
-	for _, w := range ways {
-		err := w()
-		if err == nil {
-			return nil
-		}
-		errs = append(errs, err.Error())
-		if ctx.Err() != nil || !worthAnotherCredential(err) {
-			break
-		}
+	return append(ways, viaToken("read+modify", Read(area), Modify(area)))
+}
+
+// boolOrder sorts true before false.
+func boolOrder(x, y bool) int {
+	switch {
+	case x == y:
+		return 0
+	case x:
+		return -1
 	}
-	return errors.New(strings.Join(errs, "; then "))
+	return 1
 }
 
 // worthAnotherCredential: the credential was refused or unusable, so
