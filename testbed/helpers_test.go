@@ -20,6 +20,8 @@ import (
 	"fmt"
 	"github.com/gridprobe/gridprobe/internal/testbedenv"
 	"hash/adler32"
+	"io"
+	"net"
 	"net/url"
 	"os"
 	"os/exec"
@@ -82,9 +84,46 @@ func run(t *testing.T, environ []string, name string, args ...string) result {
 	t.Helper()
 	r, timedOut := tryRun(t, environ, name, args...)
 	if timedOut {
-		t.Fatalf("%s %s: timed out after 60 s", name, strings.Join(args, " "))
+		t.Fatalf("%s %s: timed out after 60 s (stderr so far %q)%s", name, strings.Join(args, " "), r.stderr, xrootdDoorsNow(args))
 	}
 	return r
+}
+
+// xrootdDoorsNow says, for each root(s):// URL in args, whether its server
+// answers the XRootD handshake now: after a client timed out, it tells a
+// hung server (testbed/KNOWN_ISSUES.md 7) from a client that hung.
+func xrootdDoorsNow(args []string) string {
+	var out []string
+	for _, a := range args {
+		u, err := url.Parse(a)
+		if err != nil || (u.Scheme != "root" && u.Scheme != "roots") || u.Port() == "" {
+			continue
+		}
+		out = append(out, fmt.Sprintf("%s: %s", u.Host, xrootdAnswers(u.Host)))
+	}
+	if len(out) == 0 {
+		return ""
+	}
+	return "; the server now: " + strings.Join(out, ", ")
+}
+
+// xrootdAnswers sends the XRootD handshake (with kXR_protocol) and reads the
+// 16-byte handshake answer within 10 s.
+func xrootdAnswers(hostport string) string {
+	c, err := net.DialTimeout("tcp", hostport, 10*time.Second)
+	if err != nil {
+		return "no connection: " + err.Error()
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+	hello := []byte{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 4, 0, 0, 7, 220}
+	if _, err := c.Write(hello); err != nil {
+		return "handshake not sent: " + err.Error()
+	}
+	if _, err := io.ReadFull(c, make([]byte, 16)); err != nil {
+		return "no handshake answer in 10 s (" + err.Error() + ")"
+	}
+	return "answers the handshake"
 }
 
 // tryRun is run that reports a timeout instead of failing the test.
