@@ -34,6 +34,8 @@ type Book struct {
 	// removedBy names the credential that removed an object after an
 	// earlier one was refused (remove tries it first from then on).
 	removedBy atomic.Value // string: a removal way's name
+	// accepted: requests the SE accepted with a token, by audience.
+	accepted acceptedTokens
 }
 
 // NewBook binds the rulebook to a service.
@@ -109,7 +111,7 @@ func (b *Book) TokenStore(ctx context.Context, aud string, scopes ...Scope) (Sto
 	if err != nil {
 		return nil, nil, err
 	}
-	st, err := b.tr.Token(ctx, tok)
+	st, err := b.tokenStore(ctx, tok)
 	return st, tok, err
 }
 

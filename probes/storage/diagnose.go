@@ -85,7 +85,13 @@ func (b *Book) diagnose(ctx context.Context, c diagCase) *diagnosis {
 		d.rec.Steps = append(d.rec.Steps, engine.DiagnosisStep{Vary: "claims (no request)", Token: b.tokenClaims(c.tok), Answer: cause})
 		return d
 	}
-	for _, v := range b.variants(c) {
+	vs := b.variants(c)
+	if what, ok := b.accepted.withAudience(c.tok); ok {
+		d.rec.Steps = append(d.rec.Steps, engine.DiagnosisStep{Vary: "audience (not varied)", Token: "aud " + audienceOf(c.tok),
+			Answer: "the SE accepted a token with this audience in this service (" + what + "): the audience is not why"})
+		vs = slices.DeleteFunc(vs, func(v variant) bool { return v.vary == "audience" })
+	}
+	for _, v := range vs {
 		if len(d.rec.Steps) > diagMaxSteps || ctx.Err() != nil {
 			d.rec.Steps = append(d.rec.Steps, engine.DiagnosisStep{Vary: "stopped", Answer: "step or time budget used up"})
 			break
@@ -130,6 +136,11 @@ func (b *Book) tryVariant(ctx context.Context, c diagCase, v variant, d *diagnos
 // of this issuer (storage.read on the VO area, aud any, for a stat of it)?
 func (b *Book) issuerAtAll(ctx context.Context, c diagCase, d *diagnosis) {
 	if ctx.Err() != nil {
+		return
+	}
+	if what, ok := b.accepted.any(); ok {
+		d.rec.Steps = append(d.rec.Steps, engine.DiagnosisStep{Vary: "issuer (not asked)",
+			Answer: "the SE accepted a token of this issuer in this service (" + what + "), so the refusal is its rule for this request"})
 		return
 	}
 	v := variant{vary: "issuer", spec: tokenSpec{scopes: []Scope{Read(b.voArea)}, aud: cred.AnyAudience}}

@@ -114,3 +114,42 @@ func TestNoDiagnosisWithoutRefusal(t *testing.T) {
 		t.Errorf("%s %q diagnosis %+v", res.State, res.Detail, res.Diagnosis)
 	}
 }
+
+// TestDiagnosisUsesWhatTheSEAccepted: when the SE accepted a token with the
+// refused token's audience earlier in the service (17tkn-write's write,
+// before its delete is refused), the diagnosis does not vary the audience
+// (one step says why) and still finds the cause; when nothing was accepted
+// (14tkn-read refused), it does vary it.
+func TestDiagnosisUsesWhatTheSEAccepted(t *testing.T) {
+	varied := func(steps []engine.DiagnosisStep) (audience, skipped int) {
+		for _, s := range steps {
+			switch s.Vary {
+			case "audience":
+				audience++
+			case "audience (not varied)":
+				skipped++
+			}
+		}
+		return audience, skipped
+	}
+	fs := newMemFS()
+	b := testBook(t, fs, narrowTokens())
+	pol := policy(b.Audience())
+	pol.DeleteNeedsRead = true
+	fs.deny = wlcgPolicy(pol)
+	res := run(t, b, IDTknWrite)[IDTknWrite]
+	want(t, res, engine.Critical, "accepted with storage.read added")
+	if a, s := varied(res.Diagnosis.Steps); a != 0 || s != 1 {
+		t.Errorf("after an accepted write with the same audience: %d audience variants tried, %d skip steps; want 0 and 1", a, s)
+	}
+
+	fs = newMemFS()
+	b = testBook(t, fs, narrowTokens())
+	pol = policy(b.Audience())
+	pol.Audience = "https://elsewhere.example"
+	fs.deny = wlcgPolicy(pol)
+	res = run(t, b, IDTknRead)[IDTknRead]
+	if a, s := varied(res.Diagnosis.Steps); a == 0 || s != 0 {
+		t.Errorf("with nothing accepted: %d audience variants tried, %d skip steps; want some and 0", a, s)
+	}
+}

@@ -79,7 +79,7 @@ func (b *Book) specStore(ctx context.Context, s tokenSpec) (st Store, tok *cred.
 			return nil, tok, fmt.Sprintf("the issuer ignored the request (%s): %s", b.shorten(b.scopeText(s)), lack), nil
 		}
 	}
-	st, err = b.tr.Token(ctx, tok)
+	st, err = b.tokenStore(ctx, tok)
 	return st, tok, "", err
 }
 
