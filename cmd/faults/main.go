@@ -14,6 +14,8 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/gridprobe/gridprobe/internal/faults"
@@ -25,6 +27,7 @@ func main() {
 	sites := flag.Int("sites", 100, "sites in the mixed round")
 	fuzz := flag.Duration("fuzztime", 0, "also run every fuzz target of the module this long (e.g. 20s)")
 	verbose := flag.Bool("v", false, "print every problem, not only the first 20")
+	part := flag.String("part", "all", "which parts to run, comma-separated: "+strings.Join(append(slices.Clone(faults.SuiteParts), "issuer"), ", ")+", or all (make faults runs each part on its own: scripts/faults.sh)")
 	tidy := flag.Duration("clean-leftovers", 0, "instead of the suite: remove run directories older than this from the suite's testbed write dirs (leftovers of crashed or interrupted runs), e.g. 10m")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
@@ -53,23 +56,40 @@ func main() {
 		}
 		return
 	}
-	start := time.Now()
-	f, err := faults.RunSuite(ctx, tb, faults.SuiteOptions{Sites: *sites, FuzzTime: *fuzz, Log: os.Stderr})
+	suiteParts, issuer, err := parts(*part)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "faults:", err)
 		os.Exit(2)
 	}
-	isf, err := faults.RunIssuerSuite(ctx, tb, faults.IssuerOptions{Sites: 20, Log: os.Stderr})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "faults: issuer:", err)
-		os.Exit(2)
+	start := time.Now()
+	f, isf := &faults.Figures{}, &faults.IssuerFigures{}
+	if len(suiteParts) > 0 {
+		f, err = faults.RunSuite(ctx, tb, faults.SuiteOptions{Sites: *sites, FuzzTime: *fuzz, Log: os.Stderr, Parts: suiteParts})
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "faults:", err)
+			os.Exit(2)
+		}
+	}
+	if issuer {
+		isf, err = faults.RunIssuerSuite(ctx, tb, faults.IssuerOptions{Sites: 20, Log: os.Stderr})
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "faults: issuer:", err)
+			os.Exit(2)
+		}
 	}
 	fmt.Println()
-	f.Table(os.Stdout)
-	isf.Table(os.Stdout)
+	if len(suiteParts) > 0 {
+		f.Table(os.Stdout)
+	}
+	if issuer {
+		isf.Table(os.Stdout)
+	}
 	fmt.Printf("suite took %s\n", time.Since(start).Round(time.Second))
-	f.Problems = append(f.Problems, isf.Problems...)
-	fails := append(f.Failures(), isf.Failures()...)
+	fails := f.Failures()
+	if issuer {
+		f.Problems = append(f.Problems, isf.Problems...)
+		fails = append(fails, isf.Failures()...)
+	}
 	if len(fails) == 0 {
 		fmt.Println("PASS: every figure is right")
 		return
@@ -122,4 +142,23 @@ func cleanLeftovers(ctx context.Context, tb *faults.Testbed, age time.Duration) 
 		}
 	}
 	return nil
+}
+
+// parts reads -part: the suite's parts to run, and whether the issuer suite
+// runs.
+func parts(arg string) (suite []string, issuer bool, err error) {
+	if arg == "all" {
+		return faults.SuiteParts, true, nil
+	}
+	for _, p := range strings.Split(arg, ",") {
+		switch {
+		case p == "issuer":
+			issuer = true
+		case slices.Contains(faults.SuiteParts, p):
+			suite = append(suite, p)
+		default:
+			return nil, false, fmt.Errorf("-part %q: no part %q (parts: %s, issuer, all)", arg, p, strings.Join(faults.SuiteParts, ", "))
+		}
+	}
+	return suite, issuer, nil
 }

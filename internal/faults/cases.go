@@ -49,7 +49,7 @@ var faultTable = []faultCase{
 		return b.webdavVia(LimitData(64<<10)).expect(want("2ssl", engine.OK), want("4crt-read", engine.Critical))
 	}},
 	{"reset-peer", func(b *caseBuilder) (*Case, error) {
-		return b.webdavVia(ResetPeer(1)).expect(want("1connection", engine.OK), want("2ssl", engine.Critical, "reset"))
+		return b.resetPeer().expect(want("1connection", engine.OK), want("2ssl", engine.Critical, "reset"))
 	}},
 	{"refused", (*caseBuilder).refused},
 	{"blackhole", func(b *caseBuilder) (*Case, error) {
@@ -205,6 +205,29 @@ func (b *caseBuilder) webdavVia(toxics ...Toxic) built {
 
 func (b *caseBuilder) xrootdVia(toxics ...Toxic) built {
 	return b.via(xrootd.Type, "roots", b.h.TB.XRootDAddr(), b.h.TB.Env["GRIDPROBE_XROOTD_URL"], b.h.TB.ListXRootD, toxics...)
+}
+
+// resetPeer is a WebDAV site whose connections are reset 1 ms in, during
+// the TLS handshake. Behind the reset is a TLS server of the harness, not the
+// testbed SE: a handshake cut by a reset crashes XRootD 5.5.3's https door
+// (testbed/KNOWN_ISSUES.md 7), which the suite's other sites and every other
+// test share; the probe sees the same reset either way.
+func (b *caseBuilder) resetPeer() built {
+	now := time.Now()
+	cert, err := b.h.ca.ServerCert([]string{"localhost", "127.0.0.1"}, now.Add(-time.Hour), now.Add(24*time.Hour))
+	if err != nil {
+		return built{err: err}
+	}
+	s, err := TLSServer(cert, NewMalformedDAV(nil))
+	if err != nil {
+		return built{err: err}
+	}
+	b.h.onClose(func() { s.Close() })
+	addr, err := b.h.toxi.Proxy(b.h.proxyName(), s.Addr(), ResetPeer(1))
+	if err != nil {
+		return built{err: err}
+	}
+	return built{c: &Case{Fault: b.fault, Type: webdav.Type, URL: "https://" + localhost(addr), WriteDir: "/testvo/gridprobe"}}
 }
 
 // bad is a site served by one of the purpose-built bad servers.

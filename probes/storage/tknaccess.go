@@ -326,7 +326,7 @@ func together(steps ...func() *engine.Outcome) func() *engine.Outcome {
 // server keeps hundreds open to one), and through a 40 ms link 16tkn-access
 // over XRootD waits 69 RTT with eight, 89 with four (bench
 // TestCountsAgainstTestbed).
-const atOnce = 8
+const atOnce = 4
 
 // sideBySide calls f(0), …, f(n-1), at most atOnce at a time, and returns
 // when all have returned.
