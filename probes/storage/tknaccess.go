@@ -321,11 +321,13 @@ func together(steps ...func() *engine.Outcome) func() *engine.Outcome {
 }
 
 // atOnce bounds how many sub-rules (read groups) or lanes (write groups) are
-// tried at once (each with a token, and on XRootD a session, of its own):
-// eight sessions of one client are nothing to a storage element (an FTS
-// server keeps hundreds open to one), and through a 40 ms link 16tkn-access
-// over XRootD waits 69 RTT with eight, 89 with four (bench
-// TestCountsAgainstTestbed).
+// tried at once (each with a token, and on XRootD a session, of its own).
+// Eight would cut 16tkn-access over XRootD from 83 to 69 RTT through a 40 ms
+// link (bench TestCountsAgainstTestbed); it stays four because the testbed's
+// XRootD 5.5.3 crashes when many connections are cut at once
+// (testbed/KNOWN_ISSUES.md 7), and with eight it crashed in every run of the
+// fault suite of one CI try (with four it crashed too, in fewer runs: not
+// shown apart from the noise).
 const atOnce = 4
 
 // sideBySide calls f(0), …, f(n-1), at most atOnce at a time, and returns
