@@ -191,9 +191,11 @@ func (p Proxy) summary(now time.Time) string {
 		if len(a.FQANs) > 0 {
 			fmt.Fprintf(&b, " (%s)", a.FQANs[0])
 		}
+		// The AC's end is named when it comes a minute or more before the
+		// proxy's (an AC issued with the proxy ends seconds before it).
 		if !now.Before(a.NotAfter) {
 			b.WriteString(", VOMS AC expired")
-		} else if a.NotAfter.Before(p.NotAfter) {
+		} else if p.NotAfter.Sub(a.NotAfter) >= time.Minute {
 			fmt.Fprintf(&b, ", VOMS AC expires in %s", shortDuration(a.NotAfter.Sub(now)))
 		}
 	}

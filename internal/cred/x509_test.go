@@ -346,3 +346,24 @@ func readChainFile(t *testing.T, path string) []*x509.Certificate {
 	}
 	return out
 }
+
+// TestSummaryNamesAnEarlierAC: the VOMS AC's end is named when it comes a
+// minute or more before the proxy's (an AC issued with the proxy ends
+// seconds before it: not named; TestLoadProxyVOMS failed on that in CI).
+func TestSummaryNamesAnEarlierAC(t *testing.T) {
+	now := time.Date(2026, 12, 8, 3, 0, 0, 0, time.UTC)
+	p := Proxy{Subject: "/CN=u", NotAfter: now.Add(12 * time.Hour)}
+	for _, c := range []struct {
+		ac   time.Duration
+		want string
+	}{
+		{12*time.Hour - 3*time.Second, "proxy /CN=u, VO testvo, expires in 12h00m"},
+		{2 * time.Hour, "proxy /CN=u, VO testvo, VOMS AC expires in 2h00m, expires in 12h00m"},
+		{-time.Minute, "proxy /CN=u, VO testvo, VOMS AC expired, expires in 12h00m"},
+	} {
+		p.VOMS = []VOMSAttr{{VO: "testvo", NotAfter: now.Add(c.ac)}}
+		if got := p.summary(now); got != c.want {
+			t.Errorf("AC ending in %v: %q, want %q", c.ac, got, c.want)
+		}
+	}
+}
