@@ -254,10 +254,11 @@ func (b *caseBuilder) tlsDAV(hosts []string, ca *CA, nb, na time.Time) built {
 }
 
 func (b *caseBuilder) refused() (*Case, error) {
-	addr, err := Refused()
+	addr, release, err := Refused()
 	if err != nil {
 		return nil, err
 	}
+	b.h.onClose(release)
 	return &Case{Fault: b.fault, Type: webdav.Type, URL: "https://" + localhost(addr), WriteDir: "/testvo/gridprobe",
 		Expect: []Expect{want("1connection", engine.Critical, "connection refused"), want("2ssl", engine.Unknown, "prerequisite 1connection failed"),
 			want(engine.SummaryID, engine.Critical)}}, nil

@@ -2,7 +2,10 @@ package faults
 
 import (
 	"context"
+	"net"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/gridprobe/gridprobe/probes/probe"
 )
@@ -25,5 +28,25 @@ func TestDeleteGuardRefusesAdversarialPaths(t *testing.T) {
 		if err := s.Delete(context.Background(), p, func(context.Context, string) error { called = true; return nil }); err != nil || !called {
 			t.Errorf("own path %q refused: %v", p, err)
 		}
+	}
+}
+
+// TestRefusedPortRefuses: the refused fault's port refuses connections while
+// it is held (and nothing else can listen on it meanwhile).
+func TestRefusedPortRefuses(t *testing.T) {
+	addr, release, err := Refused()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer release()
+	if c, err := net.DialTimeout("tcp", addr, 5*time.Second); err == nil || !strings.Contains(err.Error(), "refused") {
+		if c != nil {
+			c.Close()
+		}
+		t.Fatalf("dial %s: %v, want connection refused", addr, err)
+	}
+	if ln, err := net.Listen("tcp", addr); err == nil {
+		ln.Close()
+		t.Fatalf("another listener could take %s while it is held", addr)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -127,16 +128,28 @@ func Trickle(payload []byte, interval time.Duration) (*Server, error) {
 	})
 }
 
-// Refused returns a loopback address on which nothing listens (the port
-// was bound and released).
-func Refused() (string, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+// Refused returns a loopback address on which nothing listens: a TCP port
+// bound and not listening (connections to it are refused), held until
+// release is called. A port bound and released at once could be taken by
+// another listener of the machine before the case runs (seen: a round's
+// "refused" site found a TLS server there).
+func Refused() (addr string, release func(), err error) {
+	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
 	if err != nil {
-		return "", err
+		return "", nil, fmt.Errorf("refused port: socket: %w", err)
 	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return addr, nil
+	release = func() { _ = syscall.Close(fd) }
+	if err := syscall.Bind(fd, &syscall.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+		release()
+		return "", nil, fmt.Errorf("refused port: bind: %w", err)
+	}
+	sa, err := syscall.Getsockname(fd)
+	in4, ok := sa.(*syscall.SockaddrInet4)
+	if err != nil || !ok {
+		release()
+		return "", nil, fmt.Errorf("refused port: getsockname: %v", err)
+	}
+	return fmt.Sprintf("127.0.0.1:%d", in4.Port), release, nil
 }
 
 // TLSServer serves h over TLS with cert on 127.0.0.1, requesting (not
