@@ -18,6 +18,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/gridprobe/gridprobe/internal/cred"
 	"github.com/gridprobe/gridprobe/internal/testbedenv"
 	"hash/adler32"
 	"io"
@@ -50,8 +51,10 @@ type result struct {
 	stdout, stderr string
 }
 
+// String is the exit code and the output's last lines, with anything shaped
+// like a token redacted (a client may echo a source URL's authz CGI).
 func (r result) String() string {
-	return fmt.Sprintf("exit %d; stderr: %s", r.code, lastLines(r.stderr+r.stdout, 3))
+	return fmt.Sprintf("exit %d; stderr: %s", r.code, cred.Redact(lastLines(r.stderr+r.stdout, 3)))
 }
 
 func lastLines(s string, n int) string {
@@ -84,7 +87,7 @@ func run(t *testing.T, environ []string, name string, args ...string) result {
 	t.Helper()
 	r, timedOut := tryRun(t, environ, name, args...)
 	if timedOut {
-		t.Fatalf("%s %s: timed out after 60 s (stderr so far %q)%s", name, strings.Join(args, " "), r.stderr, xrootdDoorsNow(args))
+		t.Fatalf("%s %s: timed out after 60 s (stderr so far %q)%s", name, strings.Join(args, " "), cred.Redact(r.stderr), xrootdDoorsNow(args))
 	}
 	return r
 }
