@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # gotest.sh — `go test -race` of every package against the testbed (make test). XRootD 5.5.3, the testbed's
-# SEs, can crash or hang when clients disconnect while it serves them (testbed/KNOWN_ISSUES.md 7); its
-# watchers (testbed/lib/se-watch.sh) restart it within seconds and logs each event. Tests that talk to the
+# SEs, can crash or hang when clients disconnect while they serve them (testbed/KNOWN_ISSUES.md 7); their
+# watchers (testbed/lib/se-watch.sh) restart them within seconds and log each event. Tests that talk to the
 # SE at that moment fail for the server's defect, not gridprobe's. So: when a run fails AND the watcher
 # logged a crash or hang during it, the failed tests (or a failed package that names none, e.g. a panic)
 # are run again, printed as such, at most three runs in all; the last run decides. A failure without an SE

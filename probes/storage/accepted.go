@@ -9,41 +9,52 @@ import (
 	"github.com/gridprobe/gridprobe/internal/cred"
 )
 
-// acceptedTokens remembers, per token audience, one request of the service
-// the SE accepted with a token of that audience. A refusal's diagnosis then
-// does not vary the audience of a token whose audience the SE has shown it
-// accepts (an audience is checked before any scope, whatever the request),
-// nor ask whether the SE accepts the issuer at all once it accepted one of
-// its tokens: on a server that closes the connection after each refusal,
-// each of those variants costs a connection (XrdHttp) or a session (XRootD).
+// acceptedTokens remembers, per token issuer and audience, one request of
+// the service the SE accepted with a token of that issuer and audience. A
+// refusal's diagnosis then does not vary the audience of a token whose
+// issuer and audience the SE has shown it accepts (an audience is checked
+// before any scope, whatever the request), nor ask whether the SE accepts
+// the issuer at all once it accepted one of its tokens: on a server that
+// closes the connection after each refusal, each of those variants costs a
+// connection (XrdHttp) or a session (XRootD).
 type acceptedTokens struct {
-	m sync.Map // audience (claims, space-separated) → the request accepted
+	m sync.Map // tokenOrigin → the request accepted (string)
+}
+
+// tokenOrigin is a token's issuer and audience (space-separated).
+type tokenOrigin struct{ issuer, audience string }
+
+func originOf(tok *cred.Token) tokenOrigin {
+	c := tok.Claims()
+	return tokenOrigin{c.Issuer, strings.Join(c.Audience, " ")}
 }
 
 // note records that the SE accepted what with tok.
 func (a *acceptedTokens) note(tok *cred.Token, what string) {
-	a.m.LoadOrStore(audienceOf(tok), what)
+	a.m.LoadOrStore(originOf(tok), what)
 }
 
-// withAudience is a request accepted with a token of tok's audience.
+// withAudience is a request accepted with a token of tok's issuer and
+// audience.
 func (a *acceptedTokens) withAudience(tok *cred.Token) (string, bool) {
-	v, ok := a.m.Load(audienceOf(tok))
+	v, ok := a.m.Load(originOf(tok))
 	if !ok {
 		return "", false
 	}
 	return v.(string), true
 }
 
-// any is a request accepted with any token.
-func (a *acceptedTokens) any() (what string, ok bool) {
-	a.m.Range(func(_, v any) bool {
-		what, ok = v.(string), true
-		return false
+// ofIssuer is a request accepted with any token of tok's issuer.
+func (a *acceptedTokens) ofIssuer(tok *cred.Token) (what string, ok bool) {
+	iss := tok.Claims().Issuer
+	a.m.Range(func(k, v any) bool {
+		if k.(tokenOrigin).issuer == iss {
+			what, ok = v.(string), true
+		}
+		return !ok
 	})
 	return what, ok
 }
-
-func audienceOf(tok *cred.Token) string { return strings.Join(tok.Claims().Audience, " ") }
 
 // recording is a token's Store that notes every request the SE accepted.
 type recording struct {

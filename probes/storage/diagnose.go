@@ -87,7 +87,7 @@ func (b *Book) diagnose(ctx context.Context, c diagCase) *diagnosis {
 	}
 	vs := b.variants(c)
 	if what, ok := b.accepted.withAudience(c.tok); ok {
-		d.rec.Steps = append(d.rec.Steps, engine.DiagnosisStep{Vary: "audience (not varied)", Token: "aud " + audienceOf(c.tok),
+		d.rec.Steps = append(d.rec.Steps, engine.DiagnosisStep{Vary: "audience (not varied)", Token: "aud " + originOf(c.tok).audience,
 			Answer: "the SE accepted a token with this audience in this service (" + what + "): the audience is not why"})
 		vs = slices.DeleteFunc(vs, func(v variant) bool { return v.vary == "audience" })
 	}
@@ -138,7 +138,7 @@ func (b *Book) issuerAtAll(ctx context.Context, c diagCase, d *diagnosis) {
 	if ctx.Err() != nil {
 		return
 	}
-	if what, ok := b.accepted.any(); ok {
+	if what, ok := b.accepted.ofIssuer(c.tok); ok {
 		d.rec.Steps = append(d.rec.Steps, engine.DiagnosisStep{Vary: "issuer (not asked)",
 			Answer: "the SE accepted a token of this issuer in this service (" + what + "), so the refusal is its rule for this request"})
 		return

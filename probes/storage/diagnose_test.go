@@ -1,10 +1,13 @@
 package storage
 
 import (
+	"encoding/base64"
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/gridprobe/gridprobe/internal/cred"
 	"github.com/gridprobe/gridprobe/internal/engine"
 	"github.com/gridprobe/gridprobe/probes/storage/wlcgtest"
 )
@@ -151,5 +154,36 @@ func TestDiagnosisUsesWhatTheSEAccepted(t *testing.T) {
 	res = run(t, b, IDTknRead)[IDTknRead]
 	if a, s := varied(res.Diagnosis.Steps); a == 0 || s != 0 {
 		t.Errorf("with nothing accepted: %d audience variants tried, %d skip steps; want some and 0", a, s)
+	}
+}
+
+// TestAcceptedTokensByIssuerAndAudience: what the SE accepted counts for a
+// refused token only with the same issuer (and, for the audience, the same
+// audience).
+func TestAcceptedTokensByIssuerAndAudience(t *testing.T) {
+	tok := func(iss, aud string) *cred.Token {
+		enc := base64.RawURLEncoding
+		c, _ := json.Marshal(map[string]any{"iss": iss, "aud": aud, "sub": "u", "exp": time.Now().Add(time.Hour).Unix()})
+		tk, err := cred.NewToken(enc.EncodeToString([]byte(`{"alg":"RS256"}`))+"."+enc.EncodeToString(c)+".c2ln", "unit")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tk
+	}
+	var a acceptedTokens
+	a.note(tok("https://a.example", "https://se:1"), "write x")
+	for _, c := range []struct {
+		iss, aud            string
+		sameAud, sameIssuer bool
+	}{
+		{"https://a.example", "https://se:1", true, true},
+		{"https://a.example", "https://other:1", false, true},
+		{"https://b.example", "https://se:1", false, false},
+	} {
+		_, aud := a.withAudience(tok(c.iss, c.aud))
+		_, iss := a.ofIssuer(tok(c.iss, c.aud))
+		if aud != c.sameAud || iss != c.sameIssuer {
+			t.Errorf("%s %s: audience known %v, issuer known %v; want %v, %v", c.iss, c.aud, aud, iss, c.sameAud, c.sameIssuer)
+		}
 	}
 }

@@ -302,22 +302,19 @@ func (b *Book) accessSetUp(ctx context.Context, env *engine.Env, fx *accessFixtu
 func together(steps ...func() *engine.Outcome) func() *engine.Outcome {
 	return func() *engine.Outcome {
 		ended := make([]*engine.Outcome, len(steps))
-		var wg sync.WaitGroup
-		for i, step := range steps {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				ended[i] = step()
-			}()
-		}
-		wg.Wait()
-		for _, o := range ended {
-			if o != nil {
-				return o
-			}
-		}
-		return nil
+		sideBySide(len(steps), func(i int) { ended[i] = steps[i]() })
+		return firstOutcome(ended)
 	}
+}
+
+// firstOutcome is the first non-nil outcome (nil: none ended the check).
+func firstOutcome(outs []*engine.Outcome) *engine.Outcome {
+	for _, o := range outs {
+		if o != nil {
+			return o
+		}
+	}
+	return nil
 }
 
 // atOnce bounds how many sub-rules (read groups) or lanes (write groups) are
@@ -374,20 +371,16 @@ func (b *Book) tryLanes(ctx context.Context, fx *accessFixture, rs []subRule) fu
 				}
 			}
 		})
-		for _, o := range ended {
-			if o != nil {
-				return o
-			}
-		}
-		return nil
+		return firstOutcome(ended)
 	}
 }
 
 // tryReads runs sub-rules that only read (OpGet, OpStat: none changes an
-// object, so none can change another's answer; TestReadGroupOnlyReads): their before steps in order, then their
-// attempts side by side, then their verdicts in order. The verdicts and
-// the detail are those of running them one after another; the wait is
-// a fraction. A non-nil outcome (the first in order) ends the check.
+// object, so none can change another's answer; TestReadGroupOnlyReads):
+// their before steps in order, then their attempts side by side, then their
+// verdicts in order. The verdicts and the detail are those of running them
+// one after another; the wait is a fraction. A non-nil outcome (the first
+// in order) ends the check.
 func (b *Book) tryReads(ctx context.Context, fx *accessFixture, rs []subRule) func() *engine.Outcome {
 	return func() *engine.Outcome {
 		var run []subRule

@@ -12,14 +12,7 @@ se_ports() {
 	pgrep -af 'testbed/lib/se-watch.sh' 2>/dev/null | awk '{print $7, $8}'
 }
 
-# se_answer ROOT_PORT HTTP_PORT: the SE answers the XRootD handshake and HTTP (any status) within 5 s each.
-se_answer() {
-	local n
-	n=$(timeout 5 bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$1" && printf "\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\4\0\0\7\334" >&3 && head -c 16 <&3 | wc -c' _ "$1" 2>/dev/null)
-	[ "${n:-0}" = 16 ] && curl -sk -o /dev/null --max-time 5 "https://127.0.0.1:$2/" 2>/dev/null
-	n=$?
-	[ "$n" != 28 ] && [ "$n" != 7 ]
-}
+. "$(dirname "${BASH_SOURCE[0]}")/../../testbed/lib/se-answer.sh"
 
 # se_settle: after a failed run, wait (at most 75 s) while some SE does not answer, so that its watcher, which
 # calls an SE hung after 30 s without answers, has logged the event before se_events is read.
@@ -28,7 +21,7 @@ se_settle() {
 	for i in $(seq 15); do
 		quiet=1
 		while read -r r h; do
-			[ -n "$r" ] && ! se_answer "$r" "$h" && quiet=0
+			[ -n "$r" ] && ! se_answers "$r" "$h" 5 && quiet=0
 		done < <(se_ports)
 		[ "$quiet" = 1 ] && return 0
 		sleep 5

@@ -23,16 +23,8 @@ alive() {
 	local pid; pid=$(sepid) || return 1
 	kill -0 "$pid" 2>/dev/null && ! grep -q '^State:.*Z' "/proc/$pid/status" 2>/dev/null
 }
-# answers: the root:// port answers the XRootD handshake (5 int32: 0 0 0 4 2012; 16 bytes back) and the
-# https port answers HTTP (any status).
-answers() {
-	local n
-	n=$(timeout 10 bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$1" && printf "\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\4\0\0\7\334" >&3 && head -c 16 <&3 | wc -c' _ "$ROOT_PORT" 2>/dev/null)
-	[ "${n:-0}" = 16 ] || return 1
-	curl -sk -o /dev/null --max-time 10 "https://127.0.0.1:$HTTP_PORT/" 2>/dev/null
-	n=$?
-	[ "$n" != 28 ] && [ "$n" != 7 ] # 28: no answer in time; 7: no connection
-}
+. "$(dirname "${BASH_SOURCE[0]}")/se-answer.sh"
+answers() { se_answers "$ROOT_PORT" "$HTTP_PORT" 10; }
 free_ports() { # kill what still listens on the SE's ports as XRD_USER (never another user's process)
 	local p pid
 	for p in "$ROOT_PORT" "$HTTP_PORT"; do
